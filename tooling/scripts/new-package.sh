@@ -45,4 +45,5 @@ import { libraryPreset } from '../../tooling/tsup.preset.js';
 
 export default defineConfig(libraryPreset());
 EOF
+(cd "$(git rev-parse --show-toplevel)" && npx biome format --write "$dir/package.json" >/dev/null)
 echo "created $dir"

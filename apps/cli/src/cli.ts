@@ -46,7 +46,8 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     // A bug in kvmx itself: say so in one line, without a stack trace unless asked for.
     const msg = e instanceof Error ? e.message : String(e);
     io.err(`kvmx: internal error: ${msg}`);
-    if (typeof process !== 'undefined' && process.env.KVMX_DEBUG) io.err(String((e as Error).stack));
+    if (typeof process !== 'undefined' && process.env.KVMX_DEBUG)
+      io.err(String((e as Error).stack));
     return 70;
   }
 }

@@ -1,11 +1,13 @@
 // Option parsers shared by commands: each turns a bad value into a UsageError naming it.
 
-import { isGpaw, isVmTypeName, VM_TYPE_NAMES, type Gpaw, type VmTypeName } from '@kvmx/address';
+import { type Gpaw, isGpaw, isVmTypeName, VM_TYPE_NAMES, type VmTypeName } from '@kvmx/address';
 import { UsageError } from './errors.js';
 
 export function parseVmOption(value: string): VmTypeName {
   if (!isVmTypeName(value)) {
-    throw new UsageError(`--vm: unknown VM type "${value}" (expected one of ${VM_TYPE_NAMES.join(', ')})`);
+    throw new UsageError(
+      `--vm: unknown VM type "${value}" (expected one of ${VM_TYPE_NAMES.join(', ')})`,
+    );
   }
   return value;
 }

@@ -3,9 +3,9 @@
 
 import { DEFAULT_CBIT, hasCbit, isValidCbit, MAX_CBIT, MIN_CBIT } from './cbit.js';
 import { hex } from './hex.js';
-import { gfnIndex, type PgLevel, PAGE_SIZE } from './levels.js';
-import { PHYS_ADDR_LIMIT } from './phys.js';
+import { gfnIndex, PAGE_SIZE, type PgLevel } from './levels.js';
 import type { ParseResult } from './parse.js';
+import { PHYS_ADDR_LIMIT } from './phys.js';
 import {
   canonicalGfn,
   type Gpaw,
@@ -78,7 +78,10 @@ export function decodeGpa(input: number, options: DecodeOptions): ParseResult<Gp
   const cbitPos = options.cbit ?? DEFAULT_CBIT;
   const cbitApplies = usesCbit(options.vmType);
   if (options.cbit !== undefined && !isValidCbit(options.cbit)) {
-    return { ok: false, error: `C-bit position must be ${MIN_CBIT}..${MAX_CBIT}, got ${options.cbit}` };
+    return {
+      ok: false,
+      error: `C-bit position must be ${MIN_CBIT}..${MAX_CBIT}, got ${options.cbit}`,
+    };
   }
   const vm: VmAddressing = { vmType: options.vmType, gpaw };
   const rawGfn = Math.floor(input / PAGE_SIZE);

@@ -17,7 +17,8 @@ export function gfnRange(start: number, end: number): GfnRange {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new RangeError(`bad GFN range [${start}, ${end})`);
   }
-  if (end > PHYS_FRAME_LIMIT) throw new RangeError(`GFN range end 0x${end.toString(16)} beyond 2^40`);
+  if (end > PHYS_FRAME_LIMIT)
+    throw new RangeError(`GFN range end 0x${end.toString(16)} beyond 2^40`);
   return { start, end };
 }
 

@@ -42,10 +42,10 @@ export {
   PG_LEVEL_NONE,
   PG_LEVEL_NUM,
   type PgLevel,
-  pagesPerHpage,
-  pgLevel,
   PT64_ROOT_4LEVEL,
   PT64_ROOT_5LEVEL,
+  pagesPerHpage,
+  pgLevel,
   type RootLevel,
   SPTE_ENT_PER_PAGE,
   SPTE_LEVEL_BITS,
@@ -106,8 +106,8 @@ export {
   vmTypeNumber,
 } from './vm-type.js';
 export {
-  type Word64,
   WORD64_ZERO,
+  type Word64,
   word64,
   word64And,
   word64AndNot,

@@ -12,8 +12,10 @@ const SIZE_SUFFIXES: Readonly<Record<string, bigint>> = {
   PiB: 1n << 50n,
 };
 
-const EXPECTED = 'expected a number: hex (0x1000), decimal (4096) or a size (4KiB, 2MiB, 1GiB, 1TiB)';
-const NUMBER_RE = /^(?:0[xX]([0-9a-fA-F](?:_?[0-9a-fA-F])*)|([0-9](?:_?[0-9])*)(KiB|MiB|GiB|TiB|PiB)?)$/;
+const EXPECTED =
+  'expected a number: hex (0x1000), decimal (4096) or a size (4KiB, 2MiB, 1GiB, 1TiB)';
+const NUMBER_RE =
+  /^(?:0[xX]([0-9a-fA-F](?:_?[0-9a-fA-F])*)|([0-9](?:_?[0-9])*)(KiB|MiB|GiB|TiB|PiB)?)$/;
 
 /** Parse to an exact unsigned bigint of any size. */
 export function parseBigUint(text: string): ParseResult<bigint> {
@@ -23,7 +25,8 @@ export function parseBigUint(text: string): ParseResult<bigint> {
     return { ok: false, error: `${EXPECTED}; got ${JSON.stringify(text)}` };
   }
   const [, hexDigits, decDigits, suffix] = m;
-  if (hexDigits !== undefined) return { ok: true, value: BigInt(`0x${hexDigits.replace(/_/g, '')}`) };
+  if (hexDigits !== undefined)
+    return { ok: true, value: BigInt(`0x${hexDigits.replace(/_/g, '')}`) };
   const base = BigInt((decDigits ?? '').replace(/_/g, ''));
   return { ok: true, value: suffix === undefined ? base : base * (SIZE_SUFFIXES[suffix] ?? 1n) };
 }

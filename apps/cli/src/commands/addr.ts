@@ -28,7 +28,12 @@ export const registerAddr: RegisterCommand = (program: Command, io: Io) => {
     .command('addr')
     .description('decode guest-physical addresses: shared bit, GFN, aliases, table indices')
     .argument('<address...>', 'addresses: hex (0x…), decimal, or sizes (4GiB)')
-    .option('--vm <type>', 'VM type: default, sw_protected, sev, sev_es, snp, tdx', parseVmOption, 'tdx')
+    .option(
+      '--vm <type>',
+      'VM type: default, sw_protected, sev, sev_es, snp, tdx',
+      parseVmOption,
+      'tdx',
+    )
     .option('--gpaw <bits>', 'guest physical-address width: 48 or 52 (default 48)', parseGpawOption)
     .option('--cbit <n>', 'SEV/SNP C-bit position (default 51)', parseIntOption('--cbit', 0, 63))
     .option('--json', 'one JSON object per address, one per line')
@@ -58,7 +63,13 @@ function decodeOne(text: string, opts: AddrOptions): GpaDecode {
   return r.value;
 }
 
-const LEVEL_TABLE_NAMES: Record<number, string> = { 5: 'PML5', 4: 'PML4', 3: 'PDPT', 2: 'PD', 1: 'PT' };
+const LEVEL_TABLE_NAMES: Record<number, string> = {
+  5: 'PML5',
+  4: 'PML4',
+  3: 'PDPT',
+  2: 'PD',
+  1: 'PT',
+};
 
 /** The readable view: a header, the address's bit fields drawn level by level, the helpers. */
 export function renderAddr(d: GpaDecode, io: Io): string[] {
@@ -79,7 +90,12 @@ export function renderAddr(d: GpaDecode, io: Io): string[] {
   for (const { level, index } of d.indices) {
     const lo = levelShift(level);
     const hi = level === d.rootLevel ? Math.max(topBit, lo + 8) : lo + 8;
-    cols.push({ label: `${LEVEL_TABLE_NAMES[level]} [${hi}:${lo}]`, hi, lo, value: `idx ${index}` });
+    cols.push({
+      label: `${LEVEL_TABLE_NAMES[level]} [${hi}:${lo}]`,
+      hi,
+      lo,
+      value: `idx ${index}`,
+    });
   }
   cols.push({ label: 'offset [11:0]', hi: 11, lo: 0, value: hex(d.offset) });
   const cells = cols.map((col) => {
@@ -92,9 +108,13 @@ export function renderAddr(d: GpaDecode, io: Io): string[] {
     return { s, plainLen: col.hi - col.lo + 1, width, col };
   });
   const pad = (text: string, len: number, width: number) => text + ' '.repeat(width - len);
-  lines.push(`  ${cells.map((x) => pad(c.dim(x.col.label), x.col.label.length, x.width)).join('  ')}`);
+  lines.push(
+    `  ${cells.map((x) => pad(c.dim(x.col.label), x.col.label.length, x.width)).join('  ')}`,
+  );
   lines.push(`  ${cells.map((x) => pad(x.s, x.plainLen, x.width)).join('  ')}`.trimEnd());
-  lines.push(`  ${cells.map((x) => pad(x.col.value, x.col.value.length, x.width)).join('  ')}`.trimEnd());
+  lines.push(
+    `  ${cells.map((x) => pad(x.col.value, x.col.value.length, x.width)).join('  ')}`.trimEnd(),
+  );
   if (d.sharedBit !== null) {
     lines.push(
       `  shared bit ${d.sharedBit} is ${bit(d.sharedBit)}: ${d.isAddrDirect ? c.cyan('shared') : c.magenta('private')} alias`,
@@ -106,14 +126,23 @@ export function renderAddr(d: GpaDecode, io: Io): string[] {
     );
   }
   if (!d.reachable) {
-    lines.push(c.yellow(`  beyond a ${d.rootLevel}-level walk: bits above ${12 + 9 * d.rootLevel - 1} are not indexed`));
+    lines.push(
+      c.yellow(
+        `  beyond a ${d.rootLevel}-level walk: bits above ${12 + 9 * d.rootLevel - 1} are not indexed`,
+      ),
+    );
   }
   lines.push(`  raw GFN ${hex(d.rawGfn)}   canonical GFN ${hex(d.gfn)}   offset ${hex(d.offset)}`);
   lines.push(`  private alias ${hex(d.privateGpa)}   shared alias ${hex(d.sharedGpa)}`);
   lines.push(
     `  seed:     kvm_gfn_shared_mask ${hex(d.gfnSharedMask)}  kvm_is_private_gpa ${d.isPrivateGpa}`,
   );
-  const root = d.gfnDirectBits === 0 ? 'the only (direct) root' : d.isAddrDirect ? 'direct root (shared EPT)' : 'mirror root (S-EPT)';
+  const root =
+    d.gfnDirectBits === 0
+      ? 'the only (direct) root'
+      : d.isAddrDirect
+        ? 'direct root (shared EPT)'
+        : 'mirror root (S-EPT)';
   lines.push(
     `  upstream: kvm_gfn_direct_bits ${hex(d.gfnDirectBits)}  kvm_is_addr_direct ${d.isAddrDirect} -> ${root}`,
   );
