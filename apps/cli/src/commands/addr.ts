@@ -85,11 +85,11 @@ export function renderAddr(d: GpaDecode, io: Io): string[] {
   // One column per field, root level first, then the page offset.
   const cols: { label: string; hi: number; lo: number; value: string }[] = [];
   if (topBit < 51 && d.input >= 2 ** d.gpaw) {
-    cols.push({ label: 'beyond GPAW', hi: 51, lo: d.gpaw, value: '' });
+    cols.push({ label: `unwalked [51:${d.gpaw}]`, hi: 51, lo: d.gpaw, value: '' });
   }
   for (const { level, index } of d.indices) {
     const lo = levelShift(level);
-    const hi = level === d.rootLevel ? Math.max(topBit, lo + 8) : lo + 8;
+    const hi = level === d.rootLevel ? topBit : lo + 8;
     cols.push({
       label: `${LEVEL_TABLE_NAMES[level]} [${hi}:${lo}]`,
       hi,
