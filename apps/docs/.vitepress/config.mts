@@ -1,0 +1,76 @@
+// VitePress config for the kvmx docs site. Workspace packages are resolved to their TypeScript
+// sources through the `@kvmx/source` export condition, so the site needs no package build.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type DefaultTheme, defineConfig } from 'vitepress';
+
+const SOURCE_CONDITION = '@kvmx/source';
+
+// The API sidebar is written by scripts/typedoc.mjs (typedoc-vitepress-theme) before the build.
+const apiSidebarFile = fileURLToPath(new URL('../api/typedoc-sidebar.json', import.meta.url));
+const apiSidebar: DefaultTheme.SidebarItem[] = existsSync(apiSidebarFile)
+  ? (JSON.parse(readFileSync(apiSidebarFile, 'utf8')) as DefaultTheme.SidebarItem[])
+  : [];
+
+const guideSidebar: DefaultTheme.SidebarItem[] = [
+  {
+    text: 'Guide',
+    items: [
+      { text: 'Getting started', link: '/guide/getting-started' },
+      { text: 'The kvmx CLI', link: '/guide/cli' },
+      { text: 'Scenario files', link: '/guide/scenarios' },
+    ],
+  },
+  {
+    text: 'Concepts',
+    items: [
+      { text: 'GPA, GFN and the TDX shared bit', link: '/concepts/gpa-gfn-shared-bit' },
+      { text: 'Direct and mirror roots, the S-EPT', link: '/concepts/mirror-roots' },
+      { text: 'TDX SEAMCALL flows', link: '/concepts/seamcall-flows' },
+      { text: 'The SEV-SNP RMP', link: '/concepts/snp-rmp' },
+      { text: 'Memory attributes and guest_memfd', link: '/concepts/attributes-guest-memfd' },
+      { text: 'Exits', link: '/concepts/exits' },
+    ],
+  },
+  {
+    text: 'History',
+    items: [{ text: 'The seed discussion', link: '/history/seed-discussion' }],
+  },
+  {
+    text: 'Interactive',
+    items: [{ text: 'Address decoder', link: '/decoder' }],
+  },
+];
+
+export default defineConfig({
+  title: 'kvmx',
+  description: "An executable model of KVM's x86 MMU for confidential VMs (TDX, SEV-SNP)",
+  lang: 'en-US',
+  cleanUrls: true,
+  outDir: './dist',
+  // Keep Vite's cache out of the tree that Biome lints.
+  cacheDir: './node_modules/.vitepress-cache',
+  srcExclude: ['README.md', 'e2e/**', 'scripts/**'],
+  lastUpdated: false,
+  themeConfig: {
+    nav: [
+      { text: 'Guide', link: '/guide/getting-started' },
+      { text: 'Concepts', link: '/concepts/gpa-gfn-shared-bit' },
+      { text: 'Seed discussion', link: '/history/seed-discussion' },
+      { text: 'Decoder', link: '/decoder' },
+      { text: 'API', link: '/api/' },
+    ],
+    sidebar: {
+      '/api/': [{ text: 'API reference', link: '/api/', items: apiSidebar }],
+      '/': guideSidebar,
+    },
+    search: { provider: 'local' },
+    outline: { level: [2, 3] },
+  },
+  vite: {
+    resolve: { conditions: [SOURCE_CONDITION] },
+    ssr: { resolve: { conditions: [SOURCE_CONDITION], externalConditions: [SOURCE_CONDITION] } },
+    // Vite 5 opens no connection at build time; nothing here fetches.
+    server: { host: '127.0.0.1' },
+  },
+});

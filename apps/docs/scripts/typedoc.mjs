@@ -1,0 +1,48 @@
+// Generates the API reference (markdown for VitePress) from every package under packages/*
+// that has a src/index.ts when the build runs. Output: apps/docs/api (gitignored).
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Application } from 'typedoc';
+
+const docsDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const packagesDir = resolve(docsDir, '../../packages');
+
+const entryPoints = readdirSync(packagesDir)
+  .filter((name) => existsSync(join(packagesDir, name, 'src/index.ts')))
+  .sort()
+  .map((name) => join(packagesDir, name));
+console.log(`typedoc: ${entryPoints.length} packages`);
+const outDir = join(docsDir, 'api');
+rmSync(outDir, { recursive: true, force: true });
+
+const app = await Application.bootstrapWithPlugins({
+  entryPoints,
+  entryPointStrategy: 'packages',
+  // Each package is documented from its source entry (no build needed), with its own tsconfig.
+  // skipErrorChecking: a sibling package that is mid-edit must not break the docs build.
+  packageOptions: {
+    entryPoints: ['src/index.ts'],
+    skipErrorChecking: true,
+    disableSources: true,
+    excludePrivate: true,
+    validation: { notExported: false, invalidLink: true, notDocumented: false },
+  },
+  plugin: ['typedoc-plugin-markdown', 'typedoc-vitepress-theme'],
+  out: outDir,
+  docsRoot: docsDir,
+  disableSources: true,
+  skipErrorChecking: true,
+  readme: 'none',
+  excludePrivate: true,
+  hideGenerator: true,
+  validation: { notExported: false, invalidLink: true, notDocumented: false },
+  logLevel: 'Warn',
+});
+const project = await app.convert();
+if (!project) {
+  console.error('typedoc: conversion failed');
+  process.exit(1);
+}
+await app.generateOutputs(project);
+if (app.logger.hasErrors()) process.exit(1);
