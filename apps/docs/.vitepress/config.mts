@@ -52,6 +52,7 @@ export default defineConfig({
   cacheDir: './node_modules/.vitepress-cache',
   srcExclude: ['README.md', 'e2e/**', 'scripts/**'],
   lastUpdated: false,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   themeConfig: {
     nav: [
       { text: 'Guide', link: '/guide/getting-started' },
