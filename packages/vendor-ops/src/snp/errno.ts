@@ -7,6 +7,7 @@ export const ENOENT = 2;
 export const EIO = 5;
 export const ENOMEM = 12;
 export const EFAULT = 14;
+export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
@@ -18,6 +19,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [EIO]: 'EIO',
   [ENOMEM]: 'ENOMEM',
   [EFAULT]: 'EFAULT',
+  [EBUSY]: 'EBUSY',
   [EEXIST]: 'EEXIST',
   [ENODEV]: 'ENODEV',
   [EINVAL]: 'EINVAL',
