@@ -42,6 +42,8 @@ export {
   TDH_VP_INIT,
   TDH_VP_RD,
 } from './leaf.js';
+export { type HeldLock, type LockMode, type LockResource, LockTable, lockKey } from './locks.js';
+export { MR_EXTEND_CHUNK, MRTD_RECORD_SIZE, MRTD_SIZE, Mrtd, mrtdHex, mrtdRecord } from './mrtd.js';
 export {
   OPERAND_ID_KET,
   OPERAND_ID_KOT,
@@ -60,7 +62,40 @@ export {
   OPERAND_NAMES,
   operandName,
 } from './operand.js';
+export { Pamt } from './pamt.js';
 export { REG_NAMES, REG_R8, REG_R9, REG_RAX, REG_RCX, REG_RDX, SeamRegs } from './regs.js';
+export {
+  ALLOWED_PAGE_ACCEPT,
+  ALLOWED_PAGE_ADD,
+  ALLOWED_PAGE_AUG,
+  ALLOWED_PAGE_DEMOTE,
+  ALLOWED_PAGE_PROMOTE,
+  ALLOWED_PAGE_REMOVE,
+  ALLOWED_RANGE_BLOCK,
+  ALLOWED_RANGE_UNBLOCK,
+  ALLOWED_SEPT_ADD,
+  ALLOWED_SEPT_REMOVE,
+  isAnyBlocked,
+  isLeafState,
+  SEPT_FREE_HI,
+  SEPT_FREE_LO,
+  SEPT_HI_SVE,
+  SEPT_PUBLIC_STATE,
+  SEPT_STATE_ENCODING,
+  SEPT_STATE_INVALID,
+  SEPT_STATE_NAMES,
+  SeptState,
+  septArchHi,
+  septArchLo,
+  septEncoding,
+  septEntryHi,
+  septEntryLo,
+  septEntryPfn,
+  septLevelState,
+  septStateOf,
+  stateAllowed,
+  stateNeedsTlbTracking,
+} from './sept-state.js';
 export {
   decodeStatus,
   formatStatus,
@@ -83,3 +118,44 @@ export {
   type TdxStatus,
   tdxStatus,
 } from './status.js';
+export { Td, type TdExit, Vcpu } from './td.js';
+export {
+  KotState,
+  MAX_NUM_TDCS_PAGES,
+  MIN_NUM_TDCS_PAGES,
+  OP_STATE_NAMES,
+  OpState,
+  opStateAllows,
+  PAGE_TYPE_NAMES,
+  PageType,
+  PT_1GB,
+  PT_2MB,
+  PT_4KB,
+  SYS_STATE_NAMES,
+  SysState,
+  TD_LIFECYCLE_NAMES,
+  TdLifecycle,
+  VcpuState,
+} from './td-state.js';
+export {
+  type AcceptOutcome,
+  EXIT_REASON_EPT_VIOLATION,
+  EXIT_REASON_EXTERNAL_INTERRUPT,
+  EXIT_REASON_TDCALL,
+  EXT_EXIT_QUAL_TYPE_ACCEPT,
+  EXT_EXIT_QUAL_TYPE_NONE,
+  EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION,
+  encodeTdParams,
+  type GuestAccessOutcome,
+  HKID_SHIFT,
+  type MapGpaRequest,
+  MNG_FIELDS,
+  type SeamcallResult,
+  TDVMCALL_MAP_GPA,
+  type TdParams,
+  type TdxCallEvent,
+  type TdxEventListener,
+  TdxModule,
+  type TdxModuleOptions,
+  VP_FIELDS,
+} from './tdx-module.js';

@@ -174,7 +174,6 @@ export function allowedBeforeSysReady(leaf: number): boolean {
     case TDH_SYS_KEY_CONFIG:
     case TDH_SYS_LP_SHUTDOWN:
     case TDH_SYS_UPDATE:
-    case TDH_SYS_TDMR_INIT:
       return true;
     default:
       return false;
