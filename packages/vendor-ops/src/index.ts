@@ -1,1 +1,58 @@
-export {};
+export { createVendorOps, supportedVmTypes, type VendorVmOptions } from './create.js';
+export { DefaultOps, VMX_EPT_MISCONFIG_WX_VALUE } from './default-ops.js';
+export {
+  E2BIG,
+  EAGAIN,
+  EBADF,
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EFBIG,
+  EINTR,
+  EINVAL,
+  EIO,
+  ENODEV,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  ENOSYS,
+  EOPNOTSUPP,
+  EPERM,
+  ERRNO_NAMES,
+  errnoByName,
+  errnoName,
+} from './errno.js';
+export {
+  KVM_EINVAL,
+  KVM_ENOSYS,
+  KVM_EXIT_HYPERCALL_LONG_MODE,
+  KVM_FEATURE_HC_MAP_GPA_RANGE,
+  KVM_HC_MAP_GPA_RANGE,
+  KVM_MAP_GPA_RANGE_DECRYPTED,
+  KVM_MAP_GPA_RANGE_ENCRYPTED,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
+  kvmHcMapGpaRange,
+  type MapGpaRangeDecision,
+} from './hypercall.js';
+export type { HwFault, KvmX86Ops, VendorContext, VendorEvent, VmArch } from './ops.js';
+export {
+  PFERR_FETCH_MASK,
+  PFERR_GUEST_ENC_MASK,
+  PFERR_GUEST_FINAL_MASK,
+  PFERR_GUEST_PAGE_MASK,
+  PFERR_GUEST_RMP_MASK,
+  PFERR_IMPLICIT_ACCESS,
+  PFERR_PK_MASK,
+  PFERR_PRESENT_MASK,
+  PFERR_PRIVATE_ACCESS,
+  PFERR_RSVD_MASK,
+  PFERR_SGX_MASK,
+  PFERR_USER_MASK,
+  PFERR_WRITE_MASK,
+  pferrClear,
+  pferrHas,
+  pferrSet,
+} from './pferr.js';
+export { SwProtectedOps } from './sw-protected-ops.js';

@@ -1,0 +1,39 @@
+// Which vendor implements a VM type: kvm_x86_ops is VMX's or SVM's, and within it the
+// VM type selects the private-memory behaviour (kvm_arch_init_vm(), vt_vm_init(),
+// svm_vm_init()). Types whose vendor code is not modelled yet are not offered, the way
+// KVM_CAP_VM_TYPES leaves out types the host cannot run: KVM_CREATE_VM then fails.
+
+import type { Gpaw, VmTypeName } from '@kvmx/address';
+import { DefaultOps } from './default-ops.js';
+import type { KvmX86Ops, VendorContext } from './ops.js';
+import { SwProtectedOps } from './sw-protected-ops.js';
+
+export interface VendorVmOptions {
+  /** TDX: guest physical-address width. */
+  readonly gpaw?: Gpaw;
+  /** TDX: TD attribute SEPT_VE_DISABLE. */
+  readonly septVeDisable?: boolean;
+}
+
+/** The VM types this build supports (KVM_CAP_VM_TYPES, as names). */
+export function supportedVmTypes(): VmTypeName[] {
+  return ['default', 'sw_protected'];
+}
+
+/** The vendor ops of a new VM, or null when the type is not supported. */
+export function createVendorOps(
+  vmType: VmTypeName,
+  ctx: VendorContext,
+  options: VendorVmOptions = {},
+): KvmX86Ops | null {
+  void ctx;
+  void options;
+  switch (vmType) {
+    case 'default':
+      return new DefaultOps('default');
+    case 'sw_protected':
+      return new SwProtectedOps();
+    default:
+      return null;
+  }
+}
