@@ -390,6 +390,29 @@ export interface StatusDecode {
   readonly classCodeMatch: string | null;
 }
 
+/**
+ * The operand's name. Operand id 0 is RAX, but most statuses carry no operand and read 0 there
+ * too: RAX is named only for the statuses that report operands of the SEAMCALL itself
+ * (OPERAND_INVALID, OPERAND_ADDR_RANGE_ERROR, OPERAND_BUSY).
+ */
+function operandOf(
+  lowBits: StatusLowBits,
+  unknown: boolean,
+  hi: number,
+  lo: number,
+): string | null {
+  if (lowBits !== 'operand' || unknown) return null;
+  if (lo === 0) {
+    const classCode = hi & 0xffff;
+    const named =
+      classCode === (TDX_OPERAND_INVALID & 0xffff) ||
+      classCode === (TDX_OPERAND_ADDR_RANGE_ERROR & 0xffff) ||
+      classCode === (TDX_OPERAND_BUSY & 0xffff);
+    return named ? 'RAX' : null;
+  }
+  return operandName(lo);
+}
+
 /** Decode any 64-bit value as a TDX status. */
 export function decodeStatus(value: Word64): StatusDecode {
   const hi = value.hi >>> 0;
@@ -415,10 +438,7 @@ export function decodeStatus(value: Word64): StatusDecode {
     class: (hi >>> 8) & 0xff,
     details: hi & 0xff,
     operandId: lo,
-    operand:
-      lowBits === 'operand' && !software && (known || classCodeMatch !== null)
-        ? operandName(lo)
-        : null,
+    operand: operandOf(lowBits, software || (!known && classCodeMatch === null), hi, lo),
     lowBits,
     error: (hi & STATUS_HI_ERROR) !== 0,
     nonRecoverable: (hi & STATUS_HI_NON_RECOVERABLE) !== 0,
@@ -432,8 +452,8 @@ export function decodeStatus(value: Word64): StatusDecode {
 /** `TDX_EPT_ENTRY_STATE_INCORRECT|SEPT_TREE`-style text, for logs and events. */
 export function formatStatus(s: TdxStatus): string {
   const d = decodeStatus(s);
-  if (d.operandId === 0 && d.lowBits === 'operand') return d.name;
   if (d.operand !== null) return `${d.name}|${d.operand}`;
+  if (d.operandId === 0) return d.name;
   return `${d.name}+0x${d.operandId.toString(16)}`;
 }
 
