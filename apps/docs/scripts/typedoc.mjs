@@ -36,6 +36,9 @@ const app = await Application.bootstrapWithPlugins({
   readme: 'none',
   excludePrivate: true,
   hideGenerator: true,
+  // Doc comments such as "TDG.VP.VMCALL<MapGPA>" must stay text: VitePress compiles every page
+  // as a Vue template, where a bare <MapGPA> is an unclosed element and fails the build.
+  sanitizeComments: true,
   validation: { notExported: false, invalidLink: true, notDocumented: false },
   logLevel: 'Warn',
 });
