@@ -1,16 +1,15 @@
 import { PG_LEVEL_1G, PG_LEVEL_2M, PG_LEVEL_4K } from '@kvmx/address';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EFAULT, EINVAL } from './errno.js';
 import {
-  errorCodeHas,
   PFERR_FETCH_MASK,
   PFERR_GUEST_ENC_MASK,
   PFERR_GUEST_RMP_MASK,
-  PFERR_GUEST_SIZEM_MASK,
   PFERR_WRITE_MASK,
-  X86_PF_RMP,
-} from './npf-error-code.js';
+  pferrHas,
+} from '../pferr.js';
+import { EFAULT, EINVAL } from './errno.js';
+import { PFERR_GUEST_SIZEM_MASK, X86_PF_RMP } from './npf-error-code.js';
 import { linuxPvalidateRc, RMP_ACCESS_OK, RMP_ACCESS_VC, Rmp } from './rmp.js';
 import type { RmpEvent } from './rmp-event.js';
 import { rmpEventToJson } from './rmp-event.js';
@@ -212,9 +211,9 @@ describe('PVALIDATE', () => {
     expect(r.kind).toBe('npf');
     if (r.kind !== 'npf') return;
     expect(r.gpa).toBe(GPA + 0x5000);
-    expect(errorCodeHas(r.errorCode, PFERR_GUEST_RMP_MASK)).toBe(true);
-    expect(errorCodeHas(r.errorCode, PFERR_GUEST_SIZEM_MASK)).toBe(true);
-    expect(errorCodeHas(r.errorCode, PFERR_GUEST_ENC_MASK)).toBe(true);
+    expect(pferrHas(r.errorCode, PFERR_GUEST_RMP_MASK)).toBe(true);
+    expect(pferrHas(r.errorCode, PFERR_GUEST_SIZEM_MASK)).toBe(true);
+    expect(pferrHas(r.errorCode, PFERR_GUEST_ENC_MASK)).toBe(true);
     expect(linuxPvalidateRc(r)).toBeUndefined();
     rmp.psmash(PFN);
     expect(rmp.pvalidate(ASID, GPA + 0x5000, PFN + 5, PG_LEVEL_4K, true)).toEqual({
@@ -255,8 +254,8 @@ describe('PVALIDATE', () => {
       const r = rmp.pvalidate(asid, gpa, pfn, PG_LEVEL_4K, true);
       expect(r.kind).toBe('npf');
       if (r.kind === 'npf') {
-        expect(errorCodeHas(r.errorCode, PFERR_GUEST_RMP_MASK)).toBe(true);
-        expect(errorCodeHas(r.errorCode, PFERR_GUEST_SIZEM_MASK)).toBe(false);
+        expect(pferrHas(r.errorCode, PFERR_GUEST_RMP_MASK)).toBe(true);
+        expect(pferrHas(r.errorCode, PFERR_GUEST_SIZEM_MASK)).toBe(false);
       }
     }
     expect(rmp.isValidated(PFN + 1)).toBe(false);
@@ -296,37 +295,37 @@ describe('RMP access checks', () => {
     expect(rmp.checkGuestAccess(ASID, GPA + 0x1234, PFN + 1, PG_LEVEL_2M, w)).toBe(RMP_ACCESS_OK);
     expect(rmp.checkGuestAccess(ASID, GPA + 0x1000, PFN + 1, PG_LEVEL_1G, w)).toBe(RMP_ACCESS_OK);
     const small = rmp.checkGuestAccess(ASID, GPA + 0x1000, PFN + 1, PG_LEVEL_4K, w);
-    expect(errorCodeHas(small, PFERR_GUEST_RMP_MASK)).toBe(true);
-    expect(errorCodeHas(small, PFERR_GUEST_ENC_MASK)).toBe(true);
-    expect(errorCodeHas(small, PFERR_WRITE_MASK)).toBe(true);
+    expect(pferrHas(small, PFERR_GUEST_RMP_MASK)).toBe(true);
+    expect(pferrHas(small, PFERR_GUEST_ENC_MASK)).toBe(true);
+    expect(pferrHas(small, PFERR_WRITE_MASK)).toBe(true);
     expect(rmp.checkGuestAccess(2, GPA + 0x1000, PFN + 1, PG_LEVEL_2M, w)).toBeGreaterThan(0);
     rmp.psmash(PFN);
     rmp.pvalidate(ASID, GPA + 0x1000, PFN + 1, PG_LEVEL_4K, false);
     expect(rmp.checkGuestAccess(ASID, GPA + 0x1000, PFN + 1, PG_LEVEL_4K, w)).toBe(RMP_ACCESS_VC);
     expect(rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_4K, w)).toBe(RMP_ACCESS_OK);
     const huge = rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_2M, w);
-    expect(errorCodeHas(huge, PFERR_GUEST_RMP_MASK)).toBe(true);
+    expect(pferrHas(huge, PFERR_GUEST_RMP_MASK)).toBe(true);
   });
 
   it('a private access to a hypervisor-owned page faults; a fetch counts as private', () => {
     const rmp = new Rmp();
     const r = rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_4K, { enc: true, write: false });
-    expect(errorCodeHas(r, PFERR_GUEST_RMP_MASK)).toBe(true);
-    expect(errorCodeHas(r, PFERR_WRITE_MASK)).toBe(false);
+    expect(pferrHas(r, PFERR_GUEST_RMP_MASK)).toBe(true);
+    expect(pferrHas(r, PFERR_WRITE_MASK)).toBe(false);
     const f = rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_4K, {
       enc: false,
       write: false,
       fetch: true,
     });
-    expect(errorCodeHas(f, PFERR_FETCH_MASK)).toBe(true);
-    expect(errorCodeHas(f, PFERR_GUEST_ENC_MASK)).toBe(true);
+    expect(pferrHas(f, PFERR_FETCH_MASK)).toBe(true);
+    expect(pferrHas(f, PFERR_GUEST_ENC_MASK)).toBe(true);
   });
 
   it('a shared write to an assigned page faults without ENC; shared reads pass', () => {
     const rmp = validated2M();
     const sw = rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_4K, { enc: false, write: true });
-    expect(errorCodeHas(sw, PFERR_GUEST_RMP_MASK)).toBe(true);
-    expect(errorCodeHas(sw, PFERR_GUEST_ENC_MASK)).toBe(false);
+    expect(pferrHas(sw, PFERR_GUEST_RMP_MASK)).toBe(true);
+    expect(pferrHas(sw, PFERR_GUEST_ENC_MASK)).toBe(false);
     expect(rmp.checkGuestAccess(ASID, GPA, PFN, PG_LEVEL_4K, { enc: false, write: false })).toBe(
       RMP_ACCESS_OK,
     );
@@ -338,7 +337,7 @@ describe('RMP access checks', () => {
   it('host writes to assigned frames are RMP violations; reads see ciphertext', () => {
     const rmp = validated2M();
     const code = rmp.hostAccessCheck(PFN + 3, true);
-    expect(errorCodeHas(code, X86_PF_RMP)).toBe(true);
+    expect(pferrHas(code, X86_PF_RMP)).toBe(true);
     expect(rmp.hostAccessCheck(PFN + 3, false)).toBe(0);
     expect(rmp.hostReadsCiphertext(PFN + 3)).toBe(true);
     expect(rmp.hostAccessCheck(PFN + 512, true)).toBe(0);

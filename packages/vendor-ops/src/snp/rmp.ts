@@ -31,16 +31,18 @@ import {
   pagesPerHpage,
 } from '@kvmx/address';
 import { DEFAULT_BASE_PFN, DEFAULT_MAX_FRAMES } from '@kvmx/paging';
-import { EFAULT } from './errno.js';
 import {
-  errorCodeSet,
   PFERR_FETCH_MASK,
   PFERR_GUEST_ENC_MASK,
   PFERR_GUEST_FINAL_MASK,
   PFERR_GUEST_RMP_MASK,
-  PFERR_GUEST_SIZEM_MASK,
   PFERR_PRESENT_MASK,
   PFERR_WRITE_MASK,
+  pferrSet,
+} from '../pferr.js';
+import { EFAULT } from './errno.js';
+import {
+  PFERR_GUEST_SIZEM_MASK,
   SVM_EXIT_VC_PAGE_NOT_VALIDATED,
   X86_PF_PROT,
   X86_PF_RMP,
@@ -559,8 +561,8 @@ function npfCode(access: GuestAccess, sizeMismatch: boolean): number {
   let code = PFERR_PRESENT_MASK + PFERR_GUEST_RMP_MASK + PFERR_GUEST_FINAL_MASK;
   if (access.write) code += PFERR_WRITE_MASK;
   if (access.fetch === true) code += PFERR_FETCH_MASK;
-  if (access.enc || access.fetch === true) code = errorCodeSet(code, PFERR_GUEST_ENC_MASK);
-  if (sizeMismatch) code = errorCodeSet(code, PFERR_GUEST_SIZEM_MASK);
+  if (access.enc || access.fetch === true) code = pferrSet(code, PFERR_GUEST_ENC_MASK);
+  if (sizeMismatch) code = pferrSet(code, PFERR_GUEST_SIZEM_MASK);
   return code;
 }
 

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { EFAULT } from './errno.js';
-import { sevGmemPrepare } from './gmem-hooks.js';
 import {
-  errorCodeHas,
   PFERR_GUEST_ENC_MASK,
   PFERR_GUEST_RMP_MASK,
   PFERR_IMPLICIT_ACCESS,
   PFERR_PRIVATE_ACCESS,
   PFERR_WRITE_MASK,
-} from './npf-error-code.js';
+  pferrHas,
+} from '../pferr.js';
+import { EFAULT } from './errno.js';
+import { sevGmemPrepare } from './gmem-hooks.js';
 import { Rmp } from './rmp.js';
 import {
   needsRmpFaultHandling,
@@ -20,17 +20,17 @@ import {
 describe('npf_interception: private = ENC', () => {
   it('adds PFERR_PRIVATE_ACCESS (bit 49) for an SNP guest when ENC (bit 34) is set', () => {
     const code = snpNpfErrorCode(PFERR_WRITE_MASK + PFERR_GUEST_ENC_MASK, true);
-    expect(errorCodeHas(code, PFERR_PRIVATE_ACCESS)).toBe(true);
+    expect(pferrHas(code, PFERR_PRIVATE_ACCESS)).toBe(true);
     expect(code).toBe(PFERR_WRITE_MASK + PFERR_GUEST_ENC_MASK + PFERR_PRIVATE_ACCESS);
     expect(snpNpfErrorCode(PFERR_WRITE_MASK, true)).toBe(PFERR_WRITE_MASK);
     const viaFlag = snpNpfErrorCode(PFERR_WRITE_MASK, true, true);
-    expect(errorCodeHas(viaFlag, PFERR_PRIVATE_ACCESS)).toBe(true);
+    expect(pferrHas(viaFlag, PFERR_PRIVATE_ACCESS)).toBe(true);
   });
 
   it('never makes a SEV or SEV-ES fault private, encrypted or not', () => {
     const code = snpNpfErrorCode(PFERR_GUEST_ENC_MASK, false);
-    expect(errorCodeHas(code, PFERR_PRIVATE_ACCESS)).toBe(false);
-    expect(errorCodeHas(code, PFERR_GUEST_ENC_MASK)).toBe(true);
+    expect(pferrHas(code, PFERR_PRIVATE_ACCESS)).toBe(false);
+    expect(pferrHas(code, PFERR_GUEST_ENC_MASK)).toBe(true);
   });
 
   it('clears synthetic bits the hardware must never report', () => {

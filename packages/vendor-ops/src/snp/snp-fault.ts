@@ -6,14 +6,14 @@
 
 import { PAGE_SHIFT, PG_LEVEL_4K } from '@kvmx/address';
 import {
-  errorCodeClear,
-  errorCodeHas,
-  errorCodeSet,
   PFERR_GUEST_ENC_MASK,
   PFERR_GUEST_RMP_MASK,
   PFERR_IMPLICIT_ACCESS,
   PFERR_PRIVATE_ACCESS,
-} from './npf-error-code.js';
+  pferrClear,
+  pferrHas,
+  pferrSet,
+} from '../pferr.js';
 import { PTRS_PER_PMD, type Rmp } from './rmp.js';
 import { snpRmptablePsmash } from './rmp-linux.js';
 
@@ -25,18 +25,18 @@ import { snpRmptablePsmash } from './rmp-linux.js';
  * nothing. SEV and SEV-ES guests never have private faults, encrypted or not.
  */
 export function snpNpfErrorCode(hwErrorCode: number, snpActive: boolean, enc = false): number {
-  let code = errorCodeClear(hwErrorCode, PFERR_IMPLICIT_ACCESS);
-  code = errorCodeClear(code, PFERR_PRIVATE_ACCESS);
-  if (enc) code = errorCodeSet(code, PFERR_GUEST_ENC_MASK);
-  if (snpActive && errorCodeHas(code, PFERR_GUEST_ENC_MASK)) {
-    code = errorCodeSet(code, PFERR_PRIVATE_ACCESS);
+  let code = pferrClear(hwErrorCode, PFERR_IMPLICIT_ACCESS);
+  code = pferrClear(code, PFERR_PRIVATE_ACCESS);
+  if (enc) code = pferrSet(code, PFERR_GUEST_ENC_MASK);
+  if (snpActive && pferrHas(code, PFERR_GUEST_ENC_MASK)) {
+    code = pferrSet(code, PFERR_PRIVATE_ACCESS);
   }
   return code;
 }
 
 /** npf_interception(): after the MMU handled the fault (rc > 0), does KVM call sev_handle_rmp_fault? */
 export function needsRmpFaultHandling(mmuRc: number, errorCode: number): boolean {
-  return mmuRc > 0 && errorCodeHas(errorCode, PFERR_GUEST_RMP_MASK);
+  return mmuRc > 0 && pferrHas(errorCode, PFERR_GUEST_RMP_MASK);
 }
 
 /** What sev_handle_rmp_fault() needs from the rest of KVM. */
