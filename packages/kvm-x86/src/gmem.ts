@@ -1,0 +1,81 @@
+// guest_memfd: the file that backs private memory. Source: virt/kvm/guest_memfd.c
+// (kvm_gmem_create, kvm_gmem_bind, kvm_gmem_unbind, kvm_gmem_get_pfn, kvm_gmem_fallocate,
+// kvm_gmem_punch_hole, kvm_gmem_allocate, kvm_gmem_release); kvm-mmu.md §2.8.
+//
+// This file holds the file's own state and checks; invalidation of the MMU (which needs the
+// VM) is done by the VM, which calls `bindingsIn` to find the GFN ranges to zap. Pages are
+// 4 KiB folios (max_order 0, as in 6.16/6.17): allocated zeroed on first use, freed on punch
+// or release.
+
+import { FrameOwner, type FramePool, NO_FRAME } from '@kvmx/paging';
+import type { Memslot } from './memslot.js';
+
+export interface GmemBinding {
+  /** First file page offset bound (inclusive). */
+  readonly start: number;
+  /** End page offset (exclusive). */
+  readonly end: number;
+  readonly slot: Memslot;
+}
+
+export class GuestMemfd {
+  /** The fd number userspace sees. */
+  readonly fd: number;
+  /** The VM this file belongs to (gmem->kvm); it holds a reference on it. */
+  readonly vmId: number;
+  readonly size: number;
+  readonly flags: number;
+  /** Page offset → host PFN of the allocated folio. */
+  readonly pages = new Map<number, number>();
+  /** Pages already handed to KVM once (folio "prepared": vendor gmem_prepare done). */
+  readonly prepared = new Set<number>();
+  bindings: GmemBinding[] = [];
+  closed = false;
+
+  constructor(fd: number, vmId: number, size: number, flags: number) {
+    this.fd = fd;
+    this.vmId = vmId;
+    this.size = size;
+    this.flags = flags;
+  }
+
+  get npages(): number {
+    return this.size / 4096;
+  }
+
+  /** True when some binding covers a page of [start, end) (xa_find over gmem->bindings). */
+  overlapsBinding(start: number, end: number): boolean {
+    return this.bindings.some((b) => b.start < end && start < b.end);
+  }
+
+  /** Bindings intersecting [start, end) (xa_for_each_range). */
+  bindingsIn(start: number, end: number): GmemBinding[] {
+    return this.bindings.filter((b) => b.start < end && start < b.end);
+  }
+
+  /** kvm_gmem_get_folio(): the page at `index`, allocated zeroed if absent. */
+  getOrAllocate(pool: FramePool, index: number): { pfn: number; fresh: boolean } {
+    const existing = this.pages.get(index);
+    if (existing !== undefined) return { pfn: existing, fresh: false };
+    const pfn = pool.alloc(FrameOwner.GUEST_MEMFD, this.fd);
+    if (pfn === NO_FRAME) return { pfn: NO_FRAME, fresh: false };
+    this.pages.set(index, pfn);
+    return { pfn, fresh: true };
+  }
+
+  /** truncate_inode_pages_range(): drop the folios of [start, end); returns their PFNs. */
+  truncate(pool: FramePool, start: number, end: number): number[] {
+    const freed: number[] = [];
+    for (const [index, pfn] of this.pages) {
+      if (index >= start && index < end) freed.push(pfn);
+    }
+    for (const pfn of freed) pool.free(pfn);
+    for (const [index] of [...this.pages]) {
+      if (index >= start && index < end) this.pages.delete(index);
+    }
+    for (const index of [...this.prepared]) {
+      if (index >= start && index < end) this.prepared.delete(index);
+    }
+    return freed;
+  }
+}

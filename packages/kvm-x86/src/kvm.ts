@@ -1,0 +1,804 @@
+// struct kvm: one VM and its ioctls — memslots, guest_memfd, memory attributes, the MMU
+// entry points (fault, pre-fault, zaps), the VMM's view of shared memory, and teardown.
+// Sources: virt/kvm/kvm_main.c, virt/kvm/guest_memfd.c, arch/x86/kvm/x86.c,
+// arch/x86/kvm/mmu/mmu.c (Linux 6.17-rc); kvm-mmu.md §1–§2, selftests.md.
+
+import {
+  canonicalGfn,
+  type Gpaw,
+  hex,
+  isVmTypeName,
+  KVM_MAX_HUGEPAGE_LEVEL,
+  PAGE_SIZE,
+  PG_LEVEL_2M,
+  PG_LEVEL_4K,
+  type PgLevel,
+  pagesPerHpage,
+  tdxRootLevel,
+  type VmTypeName,
+  vmTypeName,
+} from '@kvmx/address';
+import { FramePool, NO_FRAME } from '@kvmx/paging';
+import {
+  createVendorOps,
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  EIO,
+  ENOENT,
+  ENOMEM,
+  EOPNOTSUPP,
+  type KvmX86Ops,
+  PFERR_GUEST_FINAL_MASK,
+  PFERR_PRIVATE_ACCESS,
+  pferrSet,
+  type VendorContext,
+  type VendorEvent,
+} from '@kvmx/vendor-ops';
+import { MemoryAttributes } from './attributes.js';
+import { EventBus } from './events.js';
+import { type FaultOutcome, kvmMmuDoPageFault } from './fault.js';
+import { GuestMemfd } from './gmem.js';
+import { Memslot } from './memslot.js';
+import { fail, type KvmResult, ok, okVoid } from './result.js';
+import {
+  KVM_FILTER_PRIVATE,
+  KVM_FILTER_SHARED,
+  RET_PF_EMULATE,
+  RET_PF_FIXED,
+  RET_PF_SPURIOUS,
+  RET_PF_WRITE_PROTECTED,
+  TdpMmu,
+} from './tdp-mmu.js';
+import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  KVM_CAP_EXIT_HYPERCALL,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_MAX_NR_PAGES,
+  KVM_MEM_READONLY,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  KVM_SET_USER_MEMORY_REGION_V1_FLAGS,
+  KVM_USER_MEM_SLOTS,
+} from './uapi.js';
+import { Vcpu } from './vcpu.js';
+import { VmmMemory } from './vmm-memory.js';
+
+/** The modelled host: MAXPHYADDR 52 (CONTRACTS §2), so kvm_mmu_max_gfn() = 2^40 − 1. */
+export const HOST_MAXPHYADDR = 52;
+export const KVM_MMU_MAX_GFN = 2 ** (HOST_MAXPHYADDR - 12) - 1;
+
+export interface CreateVmOptions {
+  /** KVM_X86_*_VM: a name (`tdx`) or its number (5). */
+  readonly type: VmTypeName | number;
+  /** TDX: the guest physical-address width (CPUID 0x80000008 EAX[23:16]), 48 or 52. */
+  readonly gpaw?: number;
+  /** Host memory to use (a fresh pool by default). */
+  readonly pool?: FramePool;
+  /** TDX: TD attribute SEPT_VE_DISABLE (a guest touching a PENDING page is fatal). */
+  readonly septVeDisable?: boolean;
+}
+
+/** struct kvm_userspace_memory_region2. */
+export interface UserMemoryRegion2 {
+  readonly slot: number;
+  readonly flags?: number;
+  readonly guestPhysAddr: number;
+  readonly memorySize: number;
+  /** The VMM address of the shared backing; chosen (mmap'ed) by the facade when left out. */
+  readonly userspaceAddr?: number;
+  readonly guestMemfdOffset?: number;
+  readonly guestMemfd?: number;
+  /** Model option: back the shared half with 2 MiB host pages (hugetlbfs / THP). */
+  readonly hostHugePages?: boolean;
+}
+
+/** struct kvm_memory_attributes. */
+export interface MemoryAttributesArgs {
+  readonly address: number;
+  readonly size: number;
+  readonly attributes: number;
+  readonly flags?: number;
+}
+
+let nextVmId = 1;
+/** File descriptors are process-wide: guest_memfds of different VMs never share a number. */
+let nextFd = 10;
+
+export class Kvm {
+  readonly id: number;
+  readonly vmType: VmTypeName;
+  readonly pool: FramePool;
+  readonly events: EventBus;
+  readonly ops: KvmX86Ops;
+  /** TDX: guest physical-address width; 48 for other types. */
+  readonly gpaw: Gpaw;
+  readonly attributes = new MemoryAttributes();
+  readonly memslots = new Map<number, Memslot>();
+  readonly gmems = new Map<number, GuestMemfd>();
+  readonly vcpus: Vcpu[] = [];
+  readonly vmm: VmmMemory;
+  readonly mmu: TdpMmu;
+  readonly septVeDisable: boolean;
+  /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL). */
+  hypercallExitEnabled = 0;
+  /** Messages of KVM_BUG_ON()s hit; a bugged VM refuses further ioctls with -EIO. */
+  readonly bugs: string[] = [];
+  /** kvm->mmu_invalidate_seq. */
+  mmuInvalidateSeq = 0;
+  /** The memslots generation (MMIO SPTEs carry it). */
+  memslotsGeneration = 0;
+  vmFdOpen = true;
+  destroyed = false;
+
+  private constructor(
+    vmType: VmTypeName,
+    gpaw: Gpaw,
+    pool: FramePool,
+    septVeDisable: boolean,
+    ops: KvmX86Ops,
+    events: EventBus,
+  ) {
+    this.id = nextVmId++;
+    this.vmType = vmType;
+    this.gpaw = gpaw;
+    this.pool = pool;
+    this.septVeDisable = septVeDisable;
+    this.vmm = new VmmMemory(pool);
+    this.ops = ops;
+    this.events = events;
+    this.mmu = new TdpMmu({
+      pool,
+      ops,
+      events,
+      rootLevel: vmType === 'tdx' ? tdxRootLevel(gpaw) : 4,
+      mirrored: vmType === 'tdx',
+      bug: (m) => this.kvmBug(m),
+    });
+  }
+
+  /**
+   * KVM_CREATE_VM(type): EINVAL for a type this host does not support (KVM_CAP_VM_TYPES) or
+   * a TDX GPAW other than 48/52. The vendor's vm_init sets the per-VM flags.
+   */
+  static create(options: CreateVmOptions): KvmResult<Kvm> {
+    const name = typeof options.type === 'number' ? vmTypeName(options.type) : options.type;
+    if (name === undefined || !isVmTypeName(name)) return fail(EINVAL);
+    const gpaw = options.gpaw ?? 48;
+    if (gpaw !== 48 && gpaw !== 52) return fail(EINVAL);
+    const pool = options.pool ?? new FramePool();
+    const events = new EventBus();
+    let self: Kvm | null = null;
+    const ctx: VendorContext = {
+      pool,
+      // Vendor code builds events only while somebody listens.
+      get emit() {
+        return events.active ? (e: VendorEvent) => events.emit(e) : null;
+      },
+      kickAllVcpus: () => self?.kickAllVcpus(),
+    };
+    const septVeDisable = options.septVeDisable ?? false;
+    const ops = createVendorOps(name, ctx, { gpaw, septVeDisable });
+    if (ops === null) return fail(EINVAL);
+    self = new Kvm(name, gpaw, pool, septVeDisable, ops, events);
+    return ok(self);
+  }
+
+  get arch() {
+    return this.ops.arch;
+  }
+
+  get gfnDirectBits(): number {
+    return this.ops.arch.gfnDirectBits;
+  }
+
+  /** KVM_BUG_ON(): remember, report, and refuse further ioctls. */
+  kvmBug(message: string): void {
+    this.bugs.push(message);
+    if (this.events.active)
+      this.events.emit({ type: 'violation', invariant: 'kvm-bug', detail: message });
+  }
+
+  kickAllVcpus(): void {
+    for (const v of this.vcpus) v.kicks++;
+  }
+
+  // ---- capabilities, vCPUs -----------------------------------------------------------
+
+  /** KVM_ENABLE_CAP. Only KVM_CAP_EXIT_HYPERCALL is modelled (args[0] = bitmask of nrs). */
+  enableCap(cap: number, arg: number): KvmResult {
+    if (cap !== KVM_CAP_EXIT_HYPERCALL) return fail(EINVAL);
+    if ((arg & ~(1 << 12)) !== 0) return fail(EINVAL);
+    this.hypercallExitEnabled = arg;
+    return okVoid();
+  }
+
+  /** KVM_CREATE_VCPU. */
+  createVcpu(): KvmResult<Vcpu> {
+    if (this.bugs.length > 0) return fail(EIO);
+    const vcpu = new Vcpu(this, this.vcpus.length);
+    this.vcpus.push(vcpu);
+    return ok(vcpu);
+  }
+
+  // ---- memory attributes ---------------------------------------------------------------
+
+  /** kvm_supported_mem_attributes(). */
+  supportedMemAttributes(): number {
+    return this.arch.hasPrivateMem ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+  }
+
+  /** kvm_mem_is_private(kvm, gfn). */
+  memIsPrivate(gfn: number): boolean {
+    return (this.attributes.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0;
+  }
+
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES: kvm_vm_ioctl_set_mem_attributes() validation, then
+   * kvm_vm_set_mem_attributes(): pre pass (zap what the new value contradicts), store, post
+   * pass (huge-page mixed tracking).
+   */
+  setMemoryAttributes(args: MemoryAttributesArgs): KvmResult {
+    if (this.bugs.length > 0) return fail(EIO);
+    const { address, size, attributes } = args;
+    if ((args.flags ?? 0) !== 0) return fail(EINVAL);
+    if ((attributes & ~this.supportedMemAttributes()) !== 0) return fail(EINVAL);
+    if (size === 0 || address + size > 2 ** 64) return fail(EINVAL);
+    if (address % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return fail(EINVAL);
+    const start = address / PAGE_SIZE;
+    const end = start + size / PAGE_SIZE;
+    if (this.attributes.rangeHas(start, end, attributes)) return okVoid();
+    // Pre pass: converting to private zaps shared mappings, to shared zaps private ones.
+    const filter =
+      (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0 ? KVM_FILTER_SHARED : KVM_FILTER_PRIVATE;
+    this.mmuInvalidateSeq++;
+    for (const slot of this.slotsOverlapping(start, end)) {
+      const s = Math.max(start, slot.baseGfn);
+      const e = Math.min(end, slot.endGfn);
+      this.mmu.unmapGfnRange(s, e, filter);
+    }
+    this.attributes.set(start, end, attributes);
+    for (const slot of this.slotsOverlapping(start, end)) {
+      this.postSetMemoryAttributes(
+        slot,
+        Math.max(start, slot.baseGfn),
+        Math.min(end, slot.endGfn),
+        attributes,
+      );
+    }
+    this.mmuInvalidateSeq++;
+    if (this.events.active) {
+      this.events.emit({
+        type: 'attributes',
+        gpa: hex(address),
+        size: hex(size),
+        attributes: hex(attributes),
+      });
+    }
+    return okVoid();
+  }
+
+  /** hugepage_has_attrs(kvm, slot, gfn, level, attrs). */
+  private hugepageHasAttrs(slot: Memslot, gfn: number, level: PgLevel, attrs: number): boolean {
+    const n = pagesPerHpage(level);
+    if (level === PG_LEVEL_2M) return this.attributes.rangeHas(gfn, gfn + n, attrs);
+    const step = pagesPerHpage((level - 1) as PgLevel);
+    for (let g = gfn; g < gfn + n; g += step) {
+      if (slot.isMixed(g, (level - 1) as PgLevel) || this.attributes.get(g) !== attrs) return false;
+    }
+    return true;
+  }
+
+  /** models mmu.c: kvm_arch_post_set_memory_attributes() for one slot's clipped range. */
+  private postSetMemoryAttributes(slot: Memslot, start: number, end: number, attrs: number): void {
+    for (let level = PG_LEVEL_2M; level <= KVM_MAX_HUGEPAGE_LEVEL; level++) {
+      const lvl = level as PgLevel;
+      const n = pagesPerHpage(lvl);
+      let gfn = start - (start % n);
+      const inSlot = (g: number) => g >= slot.baseGfn && g + n <= slot.endGfn;
+      if (gfn !== start || gfn + n > end) {
+        if (inSlot(gfn)) slot.setMixed(gfn, lvl, !this.hugepageHasAttrs(slot, gfn, lvl, attrs));
+        gfn += n;
+      }
+      for (; gfn + n <= end; gfn += n) slot.setMixed(gfn, lvl, false);
+      if (gfn < end && gfn + n <= slot.endGfn) {
+        slot.setMixed(gfn, lvl, !this.hugepageHasAttrs(slot, gfn, lvl, attrs));
+      }
+    }
+  }
+
+  /** models mmu.c: kvm_mmu_init_memslot_memory_attributes(). */
+  private initMemslotMemoryAttributes(slot: Memslot): void {
+    if (!this.arch.hasPrivateMem) return;
+    for (let level = PG_LEVEL_2M; level <= KVM_MAX_HUGEPAGE_LEVEL; level++) {
+      const lvl = level as PgLevel;
+      const n = pagesPerHpage(lvl);
+      let start = slot.baseGfn - (slot.baseGfn % n);
+      const end = slot.endGfn - (slot.endGfn % n);
+      if (start < slot.baseGfn) start += n;
+      for (let gfn = start; gfn < end; gfn += n) {
+        slot.setMixed(gfn, lvl, !this.hugepageHasAttrs(slot, gfn, lvl, this.attributes.get(gfn)));
+      }
+    }
+  }
+
+  // ---- memslots --------------------------------------------------------------------------
+
+  /** The memslot containing an alias-free GFN (kvm_vcpu_gfn_to_memslot()). */
+  gfnToMemslot(gfn: number): Memslot | undefined {
+    for (const slot of this.memslots.values()) if (slot.containsGfn(gfn)) return slot;
+    return undefined;
+  }
+
+  slotsOverlapping(start: number, end: number): Memslot[] {
+    const out: Memslot[] = [];
+    for (const slot of this.memslots.values()) {
+      if (slot.baseGfn < end && start < slot.endGfn) out.push(slot);
+    }
+    return out.sort((a, b) => a.baseGfn - b.baseGfn);
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION (v1): GUEST_MEMFD and other v2-only flags are EINVAL. */
+  setUserMemoryRegion(region: UserMemoryRegion2): KvmResult {
+    if (((region.flags ?? 0) & ~KVM_SET_USER_MEMORY_REGION_V1_FLAGS) !== 0) return fail(EINVAL);
+    return this.setUserMemoryRegion2({ ...region, guestMemfd: 0, guestMemfdOffset: 0 });
+  }
+
+  /** models kvm_main.c: check_memory_region_flags(). */
+  private checkMemoryRegionFlags(flags: number): number {
+    let valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD;
+    // Dirty logging private memory is not supported.
+    if ((flags & KVM_MEM_GUEST_MEMFD) !== 0) valid &= ~KVM_MEM_LOG_DIRTY_PAGES;
+    // kvm_arch_has_readonly_mem() is !has_protected_state on x86; never with GUEST_MEMFD.
+    if (!this.arch.hasProtectedState && (flags & KVM_MEM_GUEST_MEMFD) === 0)
+      valid |= KVM_MEM_READONLY;
+    return (flags & ~valid) !== 0 ? -EINVAL : 0;
+  }
+
+  /**
+   * KVM_SET_USER_MEMORY_REGION2: models kvm_main.c __kvm_set_memory_region() with
+   * kvm_gmem_bind() and x86's kvm_arch_prepare_memory_region(): create, delete (size 0),
+   * move (new GPA), flags-only change.
+   */
+  setUserMemoryRegion2(region: UserMemoryRegion2): KvmResult {
+    if (this.bugs.length > 0) return fail(EIO);
+    const flags = region.flags ?? 0;
+    const r = this.checkMemoryRegionFlags(flags);
+    if (r !== 0) return fail(r);
+    const id = region.slot & 0xffff;
+    const asId = region.slot >>> 16;
+    if (asId !== 0 || id >= KVM_USER_MEM_SLOTS) return fail(EINVAL);
+    const { guestPhysAddr: gpa, memorySize: size } = region;
+    if (size % PAGE_SIZE !== 0 || gpa % PAGE_SIZE !== 0) return fail(EINVAL);
+    const hva = region.userspaceAddr;
+    if (hva !== undefined && hva % PAGE_SIZE !== 0) return fail(EINVAL);
+    const gmemOffset = region.guestMemfdOffset ?? 0;
+    if (
+      (flags & KVM_MEM_GUEST_MEMFD) !== 0 &&
+      (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size > 2 ** 63)
+    ) {
+      return fail(EINVAL);
+    }
+    if (gpa + size > 2 ** 64) return fail(EINVAL);
+    const npages = size / PAGE_SIZE;
+    if (npages > KVM_MEM_MAX_NR_PAGES) return fail(EINVAL);
+    const old = this.memslots.get(id);
+    const baseGfn = gpa / PAGE_SIZE;
+
+    if (size === 0) {
+      if (old === undefined) return fail(EINVAL);
+      this.deleteMemslot(old);
+      return okVoid();
+    }
+    let change: 'create' | 'move' | 'flags';
+    if (old === undefined) change = 'create';
+    else {
+      // Private memslots are immutable: they can only be deleted.
+      if ((flags & KVM_MEM_GUEST_MEMFD) !== 0) return fail(EINVAL);
+      if (
+        (hva !== undefined && hva !== old.userspaceAddr) ||
+        npages !== old.npages ||
+        ((flags ^ old.flags) & KVM_MEM_READONLY) !== 0
+      ) {
+        return fail(EINVAL);
+      }
+      if (baseGfn !== old.baseGfn) change = 'move';
+      else if (flags !== old.flags) change = 'flags';
+      else return okVoid();
+    }
+    if (change !== 'flags') {
+      for (const s of this.memslots.values()) {
+        if (s.id !== id && s.baseGfn < baseGfn + npages && baseGfn < s.endGfn) return fail(EEXIST);
+      }
+      // kvm_arch_prepare_memory_region(): beyond the host's MAXPHYADDR, or an alias GFN.
+      const last = baseGfn + npages - 1;
+      if (last > KVM_MMU_MAX_GFN) return fail(EINVAL);
+      if (this.gfnDirectBits !== 0 && canonicalGfn(this, last * PAGE_SIZE) !== last)
+        return fail(EINVAL);
+    }
+    if (change === 'create') {
+      let gmem: GuestMemfd | undefined;
+      if ((flags & KVM_MEM_GUEST_MEMFD) !== 0) {
+        // kvm_gmem_bind(): the fd must be a guest_memfd of this VM; offset rules; no overlap.
+        // Any descriptor that is not one of this VM's guest_memfds (/dev/kvm, the VM fd, a
+        // memfd, another VM's guest_memfd) is EINVAL; a closed one is EBADF.
+        gmem = this.gmems.get(region.guestMemfd ?? -1);
+        if (gmem === undefined || gmem.vmId !== this.id) return fail(EINVAL);
+        if (gmem.closed) return fail(EBADF);
+        const start = gmemOffset / PAGE_SIZE;
+        if (gmemOffset + size > gmem.size) return fail(EINVAL);
+        if (gmem.overlapsBinding(start, start + npages)) return fail(EINVAL);
+      }
+      const userspaceAddr = hva ?? this.vmm.mmap(size, gpa, region.hostHugePages ?? false);
+      const slot = new Memslot(id, baseGfn, npages, flags, userspaceAddr, null);
+      if (gmem !== undefined) {
+        const start = gmemOffset / PAGE_SIZE;
+        slot.gmem = { file: gmem, pgoff: start };
+        gmem.bindings.push({ start, end: start + npages, slot });
+        if (this.events.active) {
+          this.events.emit({
+            type: 'gmem',
+            op: 'bind',
+            gmem: gmem.fd,
+            offset: hex(gmemOffset),
+            size: hex(size),
+          });
+        }
+      }
+      this.memslots.set(id, slot);
+      this.initMemslotMemoryAttributes(slot);
+      this.memslotsGeneration += 2;
+      return okVoid();
+    }
+    const slot = old as Memslot;
+    if (change === 'move') {
+      // KVM_MR_MOVE: the old GPA range is flushed (kvm_arch_flush_shadow_memslot), then the
+      // slot reappears with fresh metadata at the new base.
+      this.flushShadowMemslot(slot);
+      this.memslots.delete(id);
+      const moved = new Memslot(id, baseGfn, npages, flags, slot.userspaceAddr, null);
+      this.memslots.set(id, moved);
+      this.initMemslotMemoryAttributes(moved);
+    } else {
+      slot.flags = flags;
+    }
+    this.memslotsGeneration += 2;
+    return okVoid();
+  }
+
+  /** KVM_MR_DELETE: flush the slot's mappings (both kinds), unbind its guest_memfd. */
+  private deleteMemslot(slot: Memslot): void {
+    this.flushShadowMemslot(slot);
+    const file = slot.gmem?.file;
+    if (file) {
+      file.bindings = file.bindings.filter((b) => b.slot !== slot);
+      if (this.events.active) {
+        this.events.emit({
+          type: 'gmem',
+          op: 'unbind',
+          gmem: file.fd,
+          offset: hex((slot.gmem?.pgoff ?? 0) * PAGE_SIZE),
+          size: hex(slot.npages * PAGE_SIZE),
+        });
+      }
+    }
+    this.memslots.delete(slot.id);
+    this.memslotsGeneration += 2;
+  }
+
+  /**
+   * models mmu.c: kvm_arch_flush_shadow_memslot() — a DEFAULT VM (SLOT_ZAP_ALL quirk on)
+   * zaps everything (kvm_mmu_zap_all_fast, direct roots only); every other type zaps the
+   * slot's range with both filters (kvm_mmu_zap_memslot), so a TD loses the slot's private
+   * leaves too.
+   */
+  private flushShadowMemslot(slot: Memslot): void {
+    this.mmuInvalidateSeq++;
+    if (this.vmType === 'default') {
+      this.mmu.zapAllDirect();
+      return;
+    }
+    this.mmu.unmapGfnRange(slot.baseGfn, slot.endGfn, KVM_FILTER_PRIVATE | KVM_FILTER_SHARED);
+  }
+
+  // ---- guest_memfd -----------------------------------------------------------------------
+
+  /** KVM_CREATE_GUEST_MEMFD: no flags are valid in this version; size > 0, page-aligned. */
+  createGuestMemfd(args: { size: number; flags?: number }): KvmResult<number> {
+    if (this.bugs.length > 0) return fail(EIO);
+    const flags = args.flags ?? 0;
+    if (flags !== 0) return fail(EINVAL);
+    if (args.size <= 0 || args.size % PAGE_SIZE !== 0) return fail(EINVAL);
+    const fd = nextFd++;
+    this.gmems.set(fd, new GuestMemfd(fd, this.id, args.size, flags));
+    return ok(fd);
+  }
+
+  /**
+   * fallocate() on a guest_memfd: models guest_memfd.c kvm_gmem_fallocate() →
+   * kvm_gmem_punch_hole() (zap private mappings of every binding, then drop the pages) or
+   * kvm_gmem_allocate() (EINVAL beyond the file's size).
+   */
+  gmemFallocate(fd: number, mode: number, offset: number, len: number): KvmResult {
+    const gmem = this.gmems.get(fd);
+    if (gmem === undefined || gmem.closed) return fail(EBADF);
+    if (offset < 0 || len <= 0) return fail(EINVAL); // vfs_fallocate()
+    if ((mode & FALLOC_FL_KEEP_SIZE) === 0) return fail(EOPNOTSUPP);
+    if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) !== 0) return fail(EOPNOTSUPP);
+    if (offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) return fail(EINVAL);
+    const start = offset / PAGE_SIZE;
+    const end = (offset + len) / PAGE_SIZE;
+    if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0) {
+      this.gmemInvalidate(gmem, start, end);
+      const freed = gmem.truncate(this.pool, start, end);
+      if (this.ops.gmemInvalidate) for (const pfn of freed) this.ops.gmemInvalidate(pfn, pfn + 1);
+      if (this.events.active) {
+        this.events.emit({
+          type: 'gmem',
+          op: 'punch_hole',
+          gmem: fd,
+          offset: hex(offset),
+          size: hex(len),
+        });
+      }
+      return okVoid();
+    }
+    if (offset + len > gmem.size) return fail(EINVAL);
+    for (let i = start; i < end; i++) {
+      const r = gmem.getOrAllocate(this.pool, i);
+      if (r.pfn === NO_FRAME) return fail(ENOMEM);
+    }
+    if (this.events.active) {
+      this.events.emit({
+        type: 'gmem',
+        op: 'allocate',
+        gmem: fd,
+        offset: hex(offset),
+        size: hex(len),
+      });
+    }
+    return okVoid();
+  }
+
+  /**
+   * models guest_memfd.c: kvm_gmem_invalidate_begin() — for each binding of [start, end),
+   * zap the GFN range with attr_filter = KVM_FILTER_PRIVATE.
+   */
+  private gmemInvalidate(gmem: GuestMemfd, start: number, end: number): void {
+    for (const b of gmem.bindingsIn(start, end)) {
+      const pgoff = b.start;
+      const s = b.slot.baseGfn + Math.max(pgoff, start) - pgoff;
+      const e = b.slot.baseGfn + Math.min(pgoff + b.slot.npages, end) - pgoff;
+      this.mmuInvalidateSeq++;
+      this.mmu.unmapGfnRange(s, e, KVM_FILTER_PRIVATE);
+    }
+  }
+
+  /**
+   * close() of a guest_memfd: models kvm_gmem_release() — zap every binding's private
+   * mappings, detach the slots, free the pages; drops the file's reference on the VM.
+   */
+  gmemClose(fd: number): KvmResult {
+    const gmem = this.gmems.get(fd);
+    if (gmem === undefined || gmem.closed) return fail(EBADF);
+    this.gmemInvalidate(gmem, 0, gmem.npages);
+    for (const b of gmem.bindings) if (b.slot.gmem) b.slot.gmem.file = null;
+    gmem.bindings = [];
+    const freed = gmem.truncate(this.pool, 0, gmem.npages);
+    if (this.ops.gmemInvalidate) for (const pfn of freed) this.ops.gmemInvalidate(pfn, pfn + 1);
+    gmem.closed = true;
+    if (this.events.active) {
+      this.events.emit({
+        type: 'gmem',
+        op: 'release',
+        gmem: fd,
+        offset: '0x0',
+        size: hex(gmem.size),
+      });
+    }
+    this.maybeDestroy();
+    return okVoid();
+  }
+
+  /**
+   * models guest_memfd.c: kvm_gmem_get_pfn() — the folio behind `gfn` in the slot's file,
+   * allocated zeroed on first use; vendor gmem_prepare on a page's first hand-out.
+   */
+  gmemGetPfn(slot: Memslot, gfn: number): { pfn: number; maxOrder: number } | { errno: number } {
+    const file = slot.gmem?.file;
+    if (!file || file.closed) return { errno: -EFAULT };
+    const index = gfn - slot.baseGfn + (slot.gmem?.pgoff ?? 0);
+    const r = file.getOrAllocate(this.pool, index);
+    if (r.pfn === NO_FRAME) return { errno: -ENOMEM };
+    if (r.fresh && this.events.active) {
+      this.events.emit({
+        type: 'gmem',
+        op: 'allocate',
+        gmem: file.fd,
+        offset: hex(index * PAGE_SIZE),
+        size: hex(PAGE_SIZE),
+        pfn: hex(r.pfn),
+      });
+    }
+    if (!file.prepared.has(index) && this.ops.gmemPrepare) {
+      const ret = this.ops.gmemPrepare(r.pfn, gfn, 0);
+      if (ret !== 0) return { errno: ret };
+    }
+    file.prepared.add(index);
+    return { pfn: r.pfn, maxOrder: 0 };
+  }
+
+  // ---- MMU entry points ------------------------------------------------------------------
+
+  /**
+   * An MMU-notifier invalidation of the VMM memory behind [gpa, gpa+size): every slot whose
+   * HVA range overlaps it gets kvm_unmap_gfn_range() with attr_filter = KVM_FILTER_SHARED
+   * (kvm_main.c kvm_mmu_notifier_invalidate_range_start()), so mirrors are never touched.
+   */
+  invalidateHva(gpa: number, size: number): KvmResult {
+    const start = Math.floor(gpa / PAGE_SIZE);
+    const end = Math.ceil((gpa + size) / PAGE_SIZE);
+    const hvaRanges: Array<[number, number]> = [];
+    for (const slot of this.slotsOverlapping(start, end)) {
+      const s = Math.max(start, slot.baseGfn);
+      const e = Math.min(end, slot.endGfn);
+      hvaRanges.push([slot.gfnToHvaPage(s), slot.gfnToHvaPage(e - 1) + 1]);
+    }
+    this.mmuInvalidateSeq++;
+    for (const slot of this.memslots.values()) {
+      const first = slot.gfnToHvaPage(slot.baseGfn);
+      const last = first + slot.npages;
+      for (const [hs, he] of hvaRanges) {
+        const s = Math.max(hs, first);
+        const e = Math.min(he, last);
+        if (s >= e) continue;
+        this.mmu.unmapGfnRange(
+          slot.baseGfn + (s - first),
+          slot.baseGfn + (e - first),
+          KVM_FILTER_SHARED,
+        );
+      }
+    }
+    return okVoid();
+  }
+
+  /**
+   * KVM_PRE_FAULT_MEMORY on `vcpu`: models x86 kvm_arch_vcpu_pre_fault_memory() looped by
+   * kvm_vcpu_pre_fault_memory(). Returns the bytes mapped; an error only if nothing was.
+   */
+  preFaultMemory(vcpu: Vcpu, gpa: number, size: number): KvmResult<number> {
+    if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0 || size === 0) return fail(EINVAL);
+    let done = 0;
+    while (done < size) {
+      const r = this.preFaultOne(vcpu, gpa + done, size - done);
+      if (r < 0) return done === 0 ? fail(-r) : ok(done);
+      done += r;
+    }
+    return ok(done);
+  }
+
+  private preFaultOne(vcpu: Vcpu, gpa: number, size: number): number {
+    if (!this.arch.preFaultAllowed) return -EOPNOTSUPP;
+    if (this.mmu.allocRoots() !== 0) return -ENOMEM;
+    const gfn = gpa / PAGE_SIZE;
+    if (this.gfnDirectBits !== 0 && canonicalGfn(this, gpa) !== gfn) return -EINVAL;
+    let errorCode = PFERR_GUEST_FINAL_MASK;
+    let addr = gpa;
+    if (this.arch.hasPrivateMem && this.memIsPrivate(gfn)) {
+      errorCode = pferrSet(errorCode, PFERR_PRIVATE_ACCESS);
+    } else if (this.gfnDirectBits !== 0) {
+      addr = gpa + this.gfnDirectBits * PAGE_SIZE;
+    }
+    const out = this.tdpMapPage(vcpu, addr, errorCode);
+    if (out.ret < 0) return out.ret;
+    const hsize = pagesPerHpage(out.level) * PAGE_SIZE;
+    const end = gpa - (gpa % hsize) + hsize;
+    return Math.min(size, end - gpa);
+  }
+
+  /**
+   * models mmu.c: kvm_tdp_map_page() — fault in one page on behalf of KVM (pre-fault, TDX's
+   * INIT_MEM_REGION), retrying RET_PF_RETRY; RET_PF_EMULATE is -ENOENT.
+   */
+  tdpMapPage(
+    vcpu: Vcpu,
+    gpa: number,
+    errorCode: number,
+  ): { ret: number; level: PgLevel; outcome: FaultOutcome | null } {
+    for (let tries = 0; tries < 16; tries++) {
+      const out = kvmMmuDoPageFault(this, vcpu, gpa, errorCode, true);
+      if (out.ret < 0) return { ret: out.ret, level: PG_LEVEL_4K, outcome: out };
+      switch (out.ret) {
+        case RET_PF_FIXED:
+        case RET_PF_SPURIOUS:
+        case RET_PF_WRITE_PROTECTED:
+          return { ret: 0, level: out.level, outcome: out };
+        case RET_PF_EMULATE:
+          return { ret: -ENOENT, level: PG_LEVEL_4K, outcome: out };
+        default:
+          break;
+      }
+    }
+    return { ret: -EIO, level: PG_LEVEL_4K, outcome: null };
+  }
+
+  // ---- the VMM's view of shared memory ----------------------------------------------------
+
+  /**
+   * The VMM reads the shared backing of [gpa, gpa+size) through the memslots' userspace
+   * addresses (never guest_memfd: the host cannot read private memory). EFAULT where no slot.
+   */
+  hostRead(gpa: number, size: number): KvmResult<Uint8Array> {
+    const out = new Uint8Array(size);
+    let done = 0;
+    while (done < size) {
+      const addr = gpa + done;
+      const gfn = canonicalGfn(this, addr);
+      const slot = this.gfnToMemslot(gfn);
+      if (slot === undefined) return fail(EFAULT);
+      const off = addr % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, size - done);
+      const pfn = this.vmm.peek(slot.gfnToHvaPage(gfn));
+      if (pfn === undefined) out.fill(0, done, done + n);
+      else this.pool.read(pfn, off, n, out.subarray(done, done + n));
+      done += n;
+    }
+    return ok(out);
+  }
+
+  /** The VMM writes `data` into the shared backing at gpa (EFAULT where no slot). */
+  hostWrite(gpa: number, data: Uint8Array): KvmResult {
+    let done = 0;
+    while (done < data.length) {
+      const addr = gpa + done;
+      const gfn = canonicalGfn(this, addr);
+      const slot = this.gfnToMemslot(gfn);
+      if (slot === undefined) return fail(EFAULT);
+      const off = addr % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, data.length - done);
+      const pfn = this.vmm.pfnFor(slot.gfnToHvaPage(gfn));
+      if (pfn === NO_FRAME) return fail(ENOMEM);
+      this.pool.write(pfn, off, data.subarray(done, done + n));
+      done += n;
+    }
+    return okVoid();
+  }
+
+  // ---- teardown ----------------------------------------------------------------------------
+
+  /** close() of the VM fd: the VM lives on while guest_memfd files hold references. */
+  closeVmFd(): void {
+    this.vmFdOpen = false;
+    this.maybeDestroy();
+  }
+
+  /**
+   * Full teardown as a VMM exiting does it: close every guest_memfd (zapping private leaves
+   * while a TD's HKID is still assigned), then the VM fd, which destroys the VM.
+   */
+  destroy(): void {
+    for (const gmem of [...this.gmems.values()]) if (!gmem.closed) this.gmemClose(gmem.fd);
+    this.closeVmFd();
+  }
+
+  private maybeDestroy(): void {
+    if (this.destroyed || this.vmFdOpen) return;
+    for (const g of this.gmems.values()) if (!g.closed) return;
+    this.destroyVm();
+  }
+
+  /**
+   * models kvm_main.c: kvm_destroy_vm() → kvm_arch_pre_destroy_vm (vm_pre_destroy: TDX
+   * releases the HKID) → kvm_arch_destroy_vm (MMU uninit: every root zapped, mirror tables
+   * reclaimed through free_external_spt; vCPUs freed) → vm_destroy.
+   */
+  private destroyVm(): void {
+    this.destroyed = true;
+    this.ops.vmPreDestroy?.();
+    this.mmu.teardown();
+    for (const v of this.vcpus) this.ops.vcpuFree?.(v.id);
+    this.ops.vmDestroy?.();
+  }
+}
