@@ -1,1 +1,68 @@
-export {};
+export {
+  diagnostic,
+  formatDiagnostic,
+  formatPath,
+  type Result,
+  type ScenarioDiagnostic,
+  type SourcePos,
+} from './diagnostic.js';
+export {
+  SCENARIO_SCHEMA_FILE,
+  scenarioJsonSchema,
+  scenarioJsonSchemaText,
+} from './json-schema.js';
+export {
+  type Loaded,
+  loadScenarioText,
+  MAX_NESTING,
+  MAX_SCENARIO_TEXT,
+  MAX_VALUES,
+  type SourceMap,
+} from './load.js';
+export { NUMBER_PATTERN, u64Schema, uintSchema } from './numbers.js';
+export { parseScenario } from './parse.js';
+export {
+  type PlannedStep,
+  type PlanOptions,
+  planRun,
+  type RunPlan,
+  unsupportedReason,
+} from './plan.js';
+export {
+  type CheckArgs,
+  type ExitExpect,
+  type Expect,
+  type GuestMemfdBinding,
+  type OpArgsMap,
+  type Range,
+  type Scenario,
+  type Step,
+  type StepOp,
+  stepVcpu,
+  type VmConfig,
+} from './scenario.js';
+export {
+  CHECK_ROOTS,
+  type CheckRoot,
+  ERRNO_NAMES,
+  type ErrnoName,
+  EXIT_REASONS,
+  type ExitReasonName,
+  expectSchema,
+  FIELDLESS_OPS,
+  GUEST_OPS,
+  type GuestOpName,
+  HOST_OPS,
+  type HostOpName,
+  isGuestOp,
+  isOpName,
+  MEMSLOT_FLAGS,
+  OP_BODIES,
+  OP_NAMES,
+  type OpName,
+  STEP_KEYS,
+  STEP_SCHEMAS,
+  scenarioFileSchema,
+  topSchema,
+  vmSchema,
+} from './schema.js';
