@@ -2,6 +2,7 @@
 // the model uses. Models intel/tdx-module src/common/data_structures/td_control_structures.h
 // (tdr_t, tdcs_t) and tdx_tdvps.h (tdvps_t); tdx-module.md §8.
 
+import type { PagingTree } from '@kvmx/paging';
 import { Mrtd } from './mrtd.js';
 import { OpState, TdLifecycle, VcpuState } from './td-state.js';
 
@@ -36,6 +37,8 @@ export class Td {
   septRootLevel = 3;
   tscFrequency = 0;
   readonly mrtd = new Mrtd();
+  /** The L1 Secure-EPT (a @kvmx/paging tree rooted at TDCS page 3), from TDH.MNG.INIT on. */
+  sept: PagingTree | null = null;
   /** TDVPR PFNs of this TD's vCPUs. */
   readonly vcpus = new Set<number>();
 

@@ -14,7 +14,8 @@
 // as the SEAMCALL instruction does. The typed wrappers use a private register file and return the
 // status; their outputs are in `out`.
 
-import type { FramePool } from '@kvmx/paging';
+import { alignDown, type PgLevel } from '@kvmx/address';
+import { FrameOwner, type FramePool, PagingTree, WalkPath } from '@kvmx/paging';
 import type { ModuleVersion } from './leaf.js';
 import * as L from './leaf.js';
 import {
@@ -201,6 +202,40 @@ export interface MapGpaRequest {
 // Fields TDH.MNG.RD / TDH.VP.RD return (the model's kept subset; ids from Linux
 // arch/x86/kvm/vmx/tdx_arch.h and arch/x86/virt/vmx/tdx/tdx_global_metadata.c, UNVERIFIED beyond
 // these names).
+/** The walk descends only through NL_MAPPED entries (RWX != 0, non-leaf). */
+function isSeptWalkable(lo: number, hi: number): boolean {
+  return septStateOf(lo >>> 0, hi >>> 0) === SeptState.NL_MAPPED;
+}
+/** Structure of the tree: NL_MAPPED and NL_BLOCKED entries point at tables. */
+function isSeptTable(lo: number, hi: number): boolean {
+  const s = septStateOf(lo >>> 0, hi >>> 0);
+  return s === SeptState.NL_MAPPED || s === SeptState.NL_BLOCKED;
+}
+function isSeptLeaf(lo: number, hi: number): boolean {
+  return isLeafState(septStateOf(lo >>> 0, hi >>> 0));
+}
+
+/**
+ * The TD's Secure-EPT as a @kvmx/paging tree: its root is TDCS page 3, its tables are the pages
+ * the host donates through TDH.MEM.SEPT.ADD (never freed by the tree), and entry meaning is the
+ * module's state encoding (sept-state.ts).
+ */
+function newSeptTree(pool: FramePool, td: Td, pwl: number): PagingTree {
+  return new PagingTree(pool, {
+    rootLevel: (pwl + 1) as 4 | 5,
+    rootPfn: td.septRoot,
+    name: 'sept',
+    tableOwner: FrameOwner.TDX_SEPT,
+    emptyLo: SEPT_FREE_LO,
+    emptyHi: SEPT_FREE_HI | 0,
+    nonleafLo: septEntryLo(SeptState.NL_MAPPED, 0),
+    nonleafHi: septEntryHi(SeptState.NL_MAPPED, 0) | 0,
+    isTable: isSeptTable,
+    isLeaf: isSeptLeaf,
+    freeTables: false,
+  });
+}
+
 export class TdxModule {
   readonly pool: FramePool;
   readonly version: ModuleVersion;
@@ -625,32 +660,53 @@ export class TdxModule {
    * either way wPfn/wIdx/wLevel/wLo/wHi describe the entry where the walk ended.
    */
   private septWalk(td: Td, gpa: number, level: number): boolean {
-    const pool = this.pool;
-    let table = td.septRoot;
-    let l = td.septRootLevel;
-    for (;;) {
-      const idx = Math.floor(gpa / 2 ** (12 + 9 * l)) & 511;
-      const b = pool.wordBase(table);
-      const store = pool.store;
-      const lo = (store[b + 2 * idx] as number) >>> 0;
-      const hi = (store[b + 2 * idx + 1] as number) >>> 0;
-      this.wPfn = table;
-      this.wIdx = idx;
-      this.wLevel = l;
-      this.wLo = lo;
-      this.wHi = hi;
-      if (l === level) return true;
-      if (septStateOf(lo, hi) !== SeptState.NL_MAPPED) return false;
-      table = septEntryPfn(lo, hi);
-      l--;
-    }
+    const tree = td.sept as PagingTree;
+    const p = this.path;
+    // The tree's levels are KVM's (1 = 4K entries); the module's are one lower.
+    const stop = tree.walk(Math.floor(gpa / 4096), p, isSeptWalkable);
+    const k = level + 1;
+    const reached = stop <= k;
+    const at = reached ? k : stop;
+    this.wPfn = p.table[at] as number;
+    this.wIdx = p.index[at] as number;
+    this.wLevel = at - 1;
+    this.wLo = (p.lo[at] as number) >>> 0;
+    this.wHi = (p.hi[at] as number) >>> 0;
+    this.wGfn = alignDown(Math.floor(gpa / 4096), 2 ** (9 * (at - 1)));
+    this.wTd = td;
+    return reached;
   }
+  private readonly path = new WalkPath();
+  private wGfn = 0;
+  private wTd: Td | null = null;
 
-  /** Write the walked entry. */
+  /** Write the walked entry through the S-EPT tree's write path. */
   private setEntry(lo: number, hi: number): void {
-    this.pool.writeWord64(this.wPfn, this.wIdx, lo | 0, hi | 0);
+    (this.wTd?.sept as PagingTree).writeEntry(
+      this.wPfn,
+      this.wIdx,
+      this.wGfn,
+      this.wLevel + 1,
+      lo | 0,
+      hi | 0,
+    );
     this.wLo = lo >>> 0;
     this.wHi = hi >>> 0;
+  }
+
+  /** Link a new S-EPT table under the walked entry (which becomes NL_MAPPED). */
+  private linkSeptTable(td: Td, table: number): void {
+    const tree = td.sept as PagingTree;
+    const r = tree.linkTable(
+      this.wGfn,
+      this.wLevel as PgLevel,
+      table,
+      septEntryLo(SeptState.NL_MAPPED, table) | 0,
+      septEntryHi(SeptState.NL_MAPPED, table) | 0,
+    );
+    if (r !== 0) throw new Error(`S-EPT linkTable failed (${r}): model bug`);
+    this.wLo = septEntryLo(SeptState.NL_MAPPED, table);
+    this.wHi = septEntryHi(SeptState.NL_MAPPED, table);
   }
 
   /** RCX/RDX error details of the walked entry (set_arch_septe_details_in_vmm_regs). */
@@ -927,6 +983,7 @@ export class TdxModule {
     td.maxVcpus = maxVcpus;
     td.septRootLevel = pwl;
     td.gpaw = gpaw52 ? 52 : 48;
+    td.sept = newSeptTree(this.pool, td, pwl);
     td.tscFrequency = tsc;
     td.numVcpus = 0;
     td.numAssocVcpus = 0;
@@ -1434,7 +1491,7 @@ export class TdxModule {
     this.pool.fillWords(pfn, SEPT_FREE_LO, SEPT_FREE_HI | 0);
     this.pamt.set(pfn, PT_4KB, PageType.PT_EPT, td.tdrPfn);
     td.chldcnt++;
-    this.setEntry(septEntryLo(SeptState.NL_MAPPED, pfn), septEntryHi(SeptState.NL_MAPPED, pfn));
+    this.linkSeptTable(td, pfn);
     return 0;
   }
   private readonly scratch = new SeamRegs();
@@ -1686,7 +1743,7 @@ export class TdxModule {
       this.pamt.set(pfn + i * step, size - 1, PageType.PT_REG, td.tdrPfn);
       this.pamt.setBepoch(pfn + i * step, size - 1, bepoch);
     }
-    this.setEntry(septEntryLo(SeptState.NL_MAPPED, table), septEntryHi(SeptState.NL_MAPPED, table));
+    this.linkSeptTable(td, table);
     return 0;
   }
 
@@ -1879,7 +1936,7 @@ export class TdxModule {
     level = 0,
   ): { state: string; level: number; pfn: number; lo: number; hi: number } | null {
     const td = this.td(tdrPa);
-    if (td === undefined || td.septRoot < 0) return null;
+    if (td === undefined || td.sept === null) return null;
     this.septWalk(td, gpa - (gpa % 2 ** (12 + 9 * level)), level);
     const state = septStateOf(this.wLo, this.wHi);
     return {
