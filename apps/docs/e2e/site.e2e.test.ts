@@ -248,7 +248,7 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
       await expect(cell(vm, 48, 'sharedGpa')).resolves.toBe('0x1000');
       await expect(cell(vm, 48, 'privateDirect')).resolves.toBe('true');
     }
-    await page.screenshot({ path: join(SCREENSHOTS, 'seed-table.png') });
+    await table.screenshot({ path: join(SCREENSHOTS, 'seed-table.png') });
     expect(problems).toEqual([]);
     await page.close();
   });
