@@ -66,14 +66,22 @@ export class EventBus {
   private listeners: KvmEventListener[] = [];
   /** True while at least one listener is attached; call sites test it before building. */
   active = false;
+  /** Told when `active` flips (vendor code turns its SEAMCALL tracing on and off). */
+  onActiveChange: ((active: boolean) => void) | null = null;
 
   on(listener: KvmEventListener): () => void {
     this.listeners.push(listener);
-    this.active = true;
+    this.setActive(true);
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
-      this.active = this.listeners.length > 0;
+      this.setActive(this.listeners.length > 0);
     };
+  }
+
+  private setActive(active: boolean): void {
+    if (active === this.active) return;
+    this.active = active;
+    this.onActiveChange?.(active);
   }
 
   emit(event: KvmEvent): void {

@@ -19,6 +19,7 @@ import {
   vmTypeName,
 } from '@kvmx/address';
 import { FramePool, NO_FRAME } from '@kvmx/paging';
+import type { TdxModule } from '@kvmx/tdx-module';
 import {
   createVendorOps,
   EBADF,
@@ -79,6 +80,8 @@ export interface CreateVmOptions {
   readonly pool?: FramePool;
   /** TDX: TD attribute SEPT_VE_DISABLE (a guest touching a PENDING page is fatal). */
   readonly septVeDisable?: boolean;
+  /** TDX: the host's TDX module (shared by the host's TDs; on the same pool). */
+  readonly tdxModule?: TdxModule;
 }
 
 /** struct kvm_userspace_memory_region2. */
@@ -178,10 +181,16 @@ export class Kvm {
         return events.active ? (e: VendorEvent) => events.emit(e) : null;
       },
       kickAllVcpus: () => self?.kickAllVcpus(),
+      bug: (m) => self?.kvmBug(m),
     };
     const septVeDisable = options.septVeDisable ?? false;
-    const ops = createVendorOps(name, ctx, { gpaw, septVeDisable });
+    const ops = createVendorOps(name, ctx, {
+      gpaw,
+      septVeDisable,
+      ...(options.tdxModule ? { tdxModule: options.tdxModule } : {}),
+    });
     if (ops === null) return fail(EINVAL);
+    events.onActiveChange = (on) => ops.setTracing?.(on);
     self = new Kvm(name, gpaw, pool, septVeDisable, ops, events);
     return ok(self);
   }

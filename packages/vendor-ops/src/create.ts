@@ -4,20 +4,24 @@
 // KVM_CAP_VM_TYPES leaves out types the host cannot run: KVM_CREATE_VM then fails.
 
 import type { Gpaw, VmTypeName } from '@kvmx/address';
+import { TdxModule } from '@kvmx/tdx-module';
 import { DefaultOps } from './default-ops.js';
 import type { KvmX86Ops, VendorContext } from './ops.js';
 import { SwProtectedOps } from './sw-protected-ops.js';
+import { TdxOps } from './tdx-ops.js';
 
 export interface VendorVmOptions {
   /** TDX: guest physical-address width. */
   readonly gpaw?: Gpaw;
   /** TDX: TD attribute SEPT_VE_DISABLE. */
   readonly septVeDisable?: boolean;
+  /** TDX: the host's TDX module (one per host, shared by its TDs); a fresh one by default. */
+  readonly tdxModule?: TdxModule;
 }
 
 /** The VM types this build supports (KVM_CAP_VM_TYPES, as names). */
 export function supportedVmTypes(): VmTypeName[] {
-  return ['default', 'sw_protected'];
+  return ['default', 'sw_protected', 'tdx'];
 }
 
 /** The vendor ops of a new VM, or null when the type is not supported. */
@@ -26,13 +30,16 @@ export function createVendorOps(
   ctx: VendorContext,
   options: VendorVmOptions = {},
 ): KvmX86Ops | null {
-  void ctx;
-  void options;
   switch (vmType) {
     case 'default':
       return new DefaultOps('default');
     case 'sw_protected':
       return new SwProtectedOps();
+    case 'tdx': {
+      const module = options.tdxModule ?? new TdxModule({ pool: ctx.pool });
+      if (module.pool !== ctx.pool) return null;
+      return new TdxOps(ctx, module, options.gpaw ?? 48, options.septVeDisable ?? false);
+    }
     default:
       return null;
   }

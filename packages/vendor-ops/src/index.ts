@@ -56,3 +56,13 @@ export {
   pferrSet,
 } from './pferr.js';
 export { SwProtectedOps } from './sw-protected-ops.js';
+export {
+  pgLevelToTdxSeptLevel,
+  TD_STATE_INITIALIZED,
+  TD_STATE_RUNNABLE,
+  TD_STATE_UNINITIALIZED,
+  TDX_CONFIG_FLAGS_NO_RBP_MOD,
+  TDX_TD_ATTR_SEPT_VE_DISABLE,
+  TdxOps,
+  type TdxVcpu,
+} from './tdx-ops.js';

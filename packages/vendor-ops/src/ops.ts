@@ -62,6 +62,8 @@ export interface VendorContext {
   readonly emit: ((e: VendorEvent) => void) | null;
   /** kvm_make_all_cpus_request(kvm, KVM_REQ_OUTSIDE_GUEST_MODE): force vCPUs out of the guest. */
   kickAllVcpus(): void;
+  /** KVM_BUG_ON(): the VM is marked bugged (its ioctls then fail with -EIO). */
+  bug(message: string): void;
 }
 
 /** The vendor operations of one VM. */
@@ -93,6 +95,8 @@ export interface KvmX86Ops {
   /** gmem_invalidate: guest_memfd frees [startPfn, endPfn). */
   gmemInvalidate?(startPfn: number, endPfn: number): void;
 
+  /** Start or stop reporting vendor events (SEAMCALLs) to VendorContext.emit. */
+  setTracing?(on: boolean): void;
   /** vcpu_free (TDX: reclaim the vCPU's TDVPR and TDCX pages). */
   vcpuFree?(vcpuId: number): void;
   /** vm_pre_destroy (TDX: release the HKID). */
