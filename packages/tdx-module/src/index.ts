@@ -1,3 +1,4 @@
+export { tdxEventToJson } from './event-json.js';
 export {
   allowedBeforeSysReady,
   type ModuleVersion,

@@ -98,7 +98,6 @@ import {
   OpState,
   opStateMask,
   PageType,
-  PT_1GB,
   PT_2MB,
   PT_4KB,
   SysState,
@@ -682,7 +681,7 @@ export class TdxModule {
 
   /** Write the walked entry through the S-EPT tree's write path. */
   private setEntry(lo: number, hi: number): void {
-    (this.wTd?.sept as PagingTree).writeEntry(
+    ((this.wTd as Td).sept as PagingTree).writeEntry(
       this.wPfn,
       this.wIdx,
       this.wGfn,
@@ -1789,7 +1788,7 @@ export class TdxModule {
 
   private guestVcpu(tdvprPa: number): Vcpu | null {
     const v = this.vcpu(tdvprPa);
-    return v !== undefined && v.inGuest ? v : null;
+    return v?.inGuest ? v : null;
   }
 
   /**
