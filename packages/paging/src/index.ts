@@ -1,4 +1,12 @@
 export {
+  BENCH_GUEST_GFNS,
+  BENCH_PFN_BASE,
+  type BenchGfns,
+  benchGfns,
+  type PagingBenchRun,
+  runPagingBench,
+} from './bench-paging.js';
+export {
   FRAME_OWNER_COUNT,
   FrameOwner,
   frameOwnerName,

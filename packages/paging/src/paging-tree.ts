@@ -199,6 +199,8 @@ export class PagingTree {
   private readonly baseHi: number;
   private readonly baseLo: number;
   private destroyed = false;
+  /** Set by zapLeafs() when the table being unlinked is known to hold no present entry. */
+  private childKnownEmpty = false;
 
   constructor(pool: FramePool, options: PagingTreeOptions = {}) {
     this.pool = pool;
@@ -286,7 +288,10 @@ export class PagingTree {
   /** Allocate and initialise a table for entries at `level`. */
   private allocTable(level: number): number {
     const pfn = this.pool.allocFilled(this.tableOwner, this.emptyLo, this.emptyHi, this.tag);
-    if (pfn !== NO_FRAME) this.tablesPerLevel[level] = (this.tablesPerLevel[level] as number) + 1;
+    if (pfn === NO_FRAME) return NO_FRAME;
+    // A table always has a contents slot, even when its empty value is 0.
+    if (!this.pool.hasContents(pfn)) this.pool.wordBase(pfn);
+    this.tablesPerLevel[level] = (this.tablesPerLevel[level] as number) + 1;
     return pfn;
   }
 
@@ -365,7 +370,9 @@ export class PagingTree {
     if (base === 0) return;
     if (this.freeTables) {
       const step = pagesPerHpage(level as PgLevel);
-      for (let i = 0; i < 512; i++) {
+      const scan = !this.childKnownEmpty;
+      this.childKnownEmpty = false;
+      for (let i = 0; scan && i < 512; i++) {
         const store = this.pool.store;
         const lo = store[base + 2 * i] as number;
         const hi = store[base + 2 * i + 1] as number;
@@ -513,7 +520,7 @@ export class PagingTree {
     const ig = this.gfnBits === 0 ? gfn : orGfn(gfn, this.gfnBits);
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
-    const custom = this.isTableFn !== null || this.isLeafFn !== null;
+    if (this.isTableFn === null && this.isLeafFn === null) return this.lookupDefault(top, low);
     const store = this.pool.store;
     let base = this.tableBase(this.root);
     let plo = 0;
@@ -523,14 +530,14 @@ export class PagingTree {
       const w = base + 2 * index;
       const lo = store[w] as number;
       const hi = store[w + 1] as number;
-      if (custom ? level > 1 && this.isTableEntry(lo, hi, level) : defaultIsTable(lo, level)) {
+      if (level > 1 && this.isTableEntry(lo, hi, level)) {
         base = this.childBase(lo, hi);
         if (base === 0) return 0;
         plo = lo;
         phi = hi;
         continue;
       }
-      if (custom ? this.isLeafEntry(lo, hi, level) : defaultIsLeaf(lo, level)) {
+      if (this.isLeafEntry(lo, hi, level)) {
         this.foundLo = lo;
         this.foundHi = hi;
         this.foundIndex = index;
@@ -540,6 +547,41 @@ export class PagingTree {
       return 0;
     }
     return 0;
+  }
+
+  /** lookup() with KVM's entry meaning, everything in locals: the hot path. */
+  private lookupDefault(top: number, low: number): number {
+    const pool = this.pool;
+    const store = pool.store;
+    const slots = pool.slots;
+    const nslots = slots.length;
+    const bh = this.baseHi;
+    const bl = this.baseLo;
+    let base = this.tableBase(this.root);
+    let plo = 0;
+    let phi = 0;
+    for (let level = this.rootLevel as number; ; level--) {
+      const index =
+        level >= 4 ? (top >>> ((level - 4) * 9)) & 511 : (low >>> ((level - 1) * 9)) & 511;
+      const w = base + 2 * index;
+      const lo = store[w] as number;
+      if ((lo & SPTE_MMU_PRESENT_MASK) === 0) return 0;
+      const hi = store[w + 1] as number;
+      if (level === 1 || (lo & PT_PAGE_SIZE_MASK) !== 0) {
+        this.foundLo = lo;
+        this.foundHi = hi;
+        this.foundIndex = index;
+        this.foundTable = level === this.rootLevel ? this.root : spteToPfn(plo, phi);
+        return level;
+      }
+      const dh = (hi & 0xfffff) - bh;
+      const fi = (dh << 20) + ((lo >>> 12) - bl);
+      if (dh >>> 0 >= 1024 || fi >>> 0 >= nslots) return 0;
+      base = (slots[fi] as number) * FRAME_WORDS;
+      if (base === 0) return 0;
+      plo = lo;
+      phi = hi;
+    }
   }
 
   /**
@@ -596,6 +638,10 @@ export class PagingTree {
     const ig = this.gfnBits === 0 ? gfn : orGfn(gfn, this.gfnBits);
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
+    if (level === 1 && this.isTableFn === null && this.isLeafFn === null) {
+      const r = this.map4kDefault(gfn, top, low, lo | 0, hi | 0);
+      if (r !== 1) return r;
+    }
     const custom = this.isTableFn !== null;
     let base = this.tableBase(this.root);
     let store = this.pool.store;
@@ -632,6 +678,46 @@ export class PagingTree {
     const w = base + 2 * index;
     if (store[w] === FROZEN_SPTE_LO && store[w + 1] === FROZEN_SPTE_HI) return -EBUSY;
     this.writeAtBase(base, index, gfn, level, lo | 0, hi | 0);
+    return PAGING_OK;
+  }
+
+  /**
+   * map() of a 4K leaf with KVM's entry meaning when every table on the way exists and
+   * nothing on the way is FROZEN or huge: the hot path, everything in locals. Returns 1 to
+   * hand over to the general path (a table is missing, or anything unusual).
+   */
+  private map4kDefault(gfn: number, top: number, low: number, lo: number, hi: number): number {
+    const pool = this.pool;
+    const store = pool.store;
+    const slots = pool.slots;
+    const nslots = slots.length;
+    const bh = this.baseHi;
+    const bl = this.baseLo;
+    let base = this.tableBase(this.root);
+    for (let level = this.rootLevel as number; level > 1; level--) {
+      const index =
+        level >= 4 ? (top >>> ((level - 4) * 9)) & 511 : (low >>> ((level - 1) * 9)) & 511;
+      const w = base + 2 * index;
+      const elo = store[w] as number;
+      if ((elo & (SPTE_MMU_PRESENT_MASK | PT_PAGE_SIZE_MASK)) !== SPTE_MMU_PRESENT_MASK) return 1;
+      const ehi = store[w + 1] as number;
+      const dh = (ehi & 0xfffff) - bh;
+      const fi = (dh << 20) + ((elo >>> 12) - bl);
+      if (dh >>> 0 >= 1024 || fi >>> 0 >= nslots) return 1;
+      base = (slots[fi] as number) * FRAME_WORDS;
+      if (base === 0) return 1;
+    }
+    const w = base + 2 * (low & 511);
+    const oldLo = store[w] as number;
+    const oldHi = store[w + 1] as number;
+    if (oldLo === FROZEN_SPTE_LO && oldHi === FROZEN_SPTE_HI) return -EBUSY;
+    // The write path, inlined for a 4K entry (no table can hang below it).
+    store[w] = lo;
+    store[w + 1] = hi;
+    const d = ((lo >>> 11) & 1) - ((oldLo >>> 11) & 1);
+    if (d !== 0) this.leavesPerLevel[1] = (this.leavesPerLevel[1] as number) + d;
+    const listener = this.onChange;
+    if (listener !== null) listener(this, gfn, 1, oldLo, oldHi, lo, hi);
     return PAGING_OK;
   }
 
@@ -679,32 +765,40 @@ export class PagingTree {
     const e = Math.min(limit, Math.ceil(end)) + off;
     if (!(s < e)) return 0;
     let zapped = 0;
+    const defaults = this.isTableFn === null && this.isLeafFn === null;
     const zapTable = (base: number, level: number, tableGfn: number): boolean => {
       const step = pagesPerHpage(level as PgLevel);
       const first = Math.max(0, Math.floor((s - tableGfn) / step));
       const last = Math.min(511, Math.floor((e - 1 - tableGfn) / step));
+      // Does a present entry remain in the visited part? (Only tracked for default entries.)
+      let kept = false;
       for (let i = first; i <= last; i++) {
         const store = this.pool.store;
         const w = base + 2 * i;
         const lo = store[w] as number;
         const hi = store[w + 1] as number;
-        if (
-          this.isTableFn === null ? defaultIsTable(lo, level) : this.isTableEntry(lo, hi, level)
-        ) {
+        if (defaults ? defaultIsTable(lo, level) : this.isTableEntry(lo, hi, level)) {
           const child = this.childBase(lo, hi);
-          if (child === 0) continue;
+          if (child === 0) {
+            kept = true;
+            continue;
+          }
           const empty = zapTable(child, level - 1, tableGfn + i * step);
           if (empty && freeEmptyTables) {
+            this.childKnownEmpty = true; // removeTable() need not look for present entries
             this.writeAtBase(base, i, tableGfn + i * step - off, level, this.emptyLo, this.emptyHi);
-          }
-        } else if (
-          this.isLeafFn === null ? defaultIsLeaf(lo, level) : this.isLeafEntry(lo, hi, level)
-        ) {
+            this.childKnownEmpty = false;
+          } else kept = true;
+        } else if (defaults ? defaultIsLeaf(lo, level) : this.isLeafEntry(lo, hi, level)) {
           this.writeAtBase(base, i, tableGfn + i * step - off, level, this.emptyLo, this.emptyHi);
           zapped++;
+        } else if (defaults && (lo & SPTE_MMU_PRESENT_MASK) !== 0) {
+          kept = true;
         }
       }
-      if (!freeEmptyTables) return false;
+      if (!freeEmptyTables || kept) return false;
+      // The whole table was visited with default entry meaning: nothing present is left.
+      if (defaults && first === 0 && last === 511) return true;
       const store = this.pool.store;
       for (let i = 0; i < 512; i++) {
         if (
