@@ -5,12 +5,15 @@
 // - arch/x86/include/asm/sev.h: PVALIDATE_FAIL_SIZEMISMATCH 6, PVALIDATE_FAIL_NOUPDATE 255
 //   (software-defined: Linux's pvalidate() returns it when the instruction sets rFLAGS.CF),
 //   RMPUPDATE_FAIL_OVERLAP 4, PSMASH_FAIL_INUSE 3.
-// - FAIL_INPUT 1 and FAIL_PERMISSION 2 are the APM's generic codes as seen in early guest
-//   patches and a third-party header; UNVERIFIED against the APM itself.
+// - PVALIDATE_FAIL_INPUT 1: in asm/sev.h of the SNP guest series (PVALIDATE_SUCCESS 0,
+//   PVALIDATE_FAIL_INPUT 1, PVALIDATE_FAIL_SIZEMISMATCH 6, PVALIDATE_FAIL_NOUPDATE 255).
+// - FAIL_PERMISSION 2 is the APM's generic code as seen only in third-party headers;
+//   UNVERIFIED. Which code RMPUPDATE/PSMASH return for each refusal is the APM's and was not
+//   read there (see rmp.ts).
 
 /** The instruction completed. */
 export const RMP_SUCCESS = 0;
-/** Bad operand (unaligned 2M address, PFN outside the RMP). UNVERIFIED value (APM). */
+/** Bad operand (unaligned 2M address, PFN outside the RMP): PVALIDATE_FAIL_INPUT. */
 export const FAIL_INPUT = 1;
 /** The entry may not be changed by this caller (immutable). UNVERIFIED value (APM). */
 export const FAIL_PERMISSION = 2;

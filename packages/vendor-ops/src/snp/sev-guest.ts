@@ -34,7 +34,8 @@ export const KVM_SEV_SNP_LAUNCH_FINISH = 102;
 
 /** KVM_SEV_SNP_PAGE_TYPE_* (uapi/asm/kvm.h); VMSA (2) is the firmware's internal type. */
 export const KVM_SEV_SNP_PAGE_TYPE_NORMAL = 1;
-export const SNP_PAGE_TYPE_VMSA = 2; // UNVERIFIED value (firmware SNP_PAGE_TYPE_VMSA)
+/** Firmware SNP_PAGE_TYPE_VMSA (include/linux/psp-sev.h enum: NORMAL 1, VMSA 2, ZERO 3 …). */
+export const SNP_PAGE_TYPE_VMSA = 2;
 export const KVM_SEV_SNP_PAGE_TYPE_ZERO = 3;
 export const KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = 4;
 export const KVM_SEV_SNP_PAGE_TYPE_SECRETS = 5;
@@ -49,12 +50,12 @@ export const SNP_PAGE_TYPE_NAMES: Readonly<Record<string, number>> = {
   cpuid: KVM_SEV_SNP_PAGE_TYPE_CPUID,
 };
 
-/** SNP guest policy bits (snp_launch_start; selftests' SNP_POLICY_*). */
+/** SNP guest policy bits (sev.c SNP_POLICY_MASK_*; selftests' SNP_POLICY_*). */
 export const SNP_POLICY_SMT = 1 << 16;
 export const SNP_POLICY_RSVD_MBO = 1 << 17;
 export const SNP_POLICY_DEBUG = 1 << 19;
 export const SNP_POLICY_SINGLE_SOCKET = 1 << 20;
-/** API minor 7:0, API major 15:8, SMT, RSVD_MBO, DEBUG, SINGLE_SOCKET. */
+/** SNP_POLICY_MASK_VALID: API minor 7:0, API major 15:8, SMT, RSVD_MBO, DEBUG, SINGLE_SOCKET. */
 export const SNP_POLICY_MASK_VALID =
   0xffff | SNP_POLICY_SMT | SNP_POLICY_RSVD_MBO | SNP_POLICY_DEBUG | SNP_POLICY_SINGLE_SOCKET;
 /** snp_default_policy() of the selftests with SMT on. */
