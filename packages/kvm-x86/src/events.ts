@@ -51,13 +51,6 @@ export type KvmEvent =
       readonly size: string;
       readonly pfn?: string;
     }
-  | {
-      /** Guest-side TDX events: a #VE for a PENDING page, an ACCEPT outcome. */
-      readonly type: 'tdcall';
-      readonly leaf: string;
-      readonly gpa: string;
-      readonly status: string;
-    }
   | { readonly type: 'violation'; readonly invariant: string; readonly detail: string };
 
 export type KvmEventListener = (event: KvmEvent) => void;

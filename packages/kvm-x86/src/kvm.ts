@@ -34,6 +34,9 @@ import {
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRIVATE_ACCESS,
   pferrSet,
+  TD_STATE_INITIALIZED,
+  TD_STATE_RUNNABLE,
+  TdxOps,
   type VendorContext,
   type VendorEvent,
 } from '@kvmx/vendor-ops';
@@ -129,6 +132,8 @@ export class Kvm {
   hypercallExitEnabled = 0;
   /** Messages of KVM_BUG_ON()s hit; a bugged VM refuses further ioctls with -EIO. */
   readonly bugs: string[] = [];
+  /** kvm_vm_dead(): why the VM was killed (KVM_RUN then fails with -EIO), or null. */
+  dead: string | null = null;
   /** kvm->mmu_invalidate_seq. */
   mmuInvalidateSeq = 0;
   /** The memslots generation (MMIO SPTEs carry it). */
@@ -199,6 +204,110 @@ export class Kvm {
     return this.ops.arch;
   }
 
+  /** The TD's vendor state (struct kvm_tdx), or null for other VM types. */
+  get tdx(): TdxOps | null {
+    return this.ops instanceof TdxOps ? this.ops : null;
+  }
+
+  // ---- TDX: KVM_MEMORY_ENCRYPT_OP sub-commands ------------------------------------------
+
+  /** KVM_TDX_INIT_VM: tdx_td_init() (HKID, TDR, TDCS, MNG.CREATE … MNG.INIT). */
+  tdxInitVm(args: { maxVcpus?: number } = {}): KvmResult {
+    const tdx = this.tdx;
+    if (tdx === null) return fail(EINVAL);
+    if (this.bugs.length > 0) return fail(EIO);
+    const r = tdx.tdInit(args.maxVcpus ?? 8);
+    return r === 0 ? okVoid() : fail(r);
+  }
+
+  /** KVM_TDX_INIT_VCPU: tdx_td_vcpu_init() (TDVPR, TDCX, VP.CREATE, VP.ADDCX, VP.INIT). */
+  tdxInitVcpu(vcpu: Vcpu, rcx = 0): KvmResult {
+    const tdx = this.tdx;
+    if (tdx === null || vcpu.kvm !== this) return fail(EINVAL);
+    if (this.bugs.length > 0) return fail(EIO);
+    const r = tdx.vcpuInit(vcpu.id, rcx);
+    return r === 0 ? okVoid() : fail(r);
+  }
+
+  /**
+   * KVM_TDX_INIT_MEM_REGION on `vcpu`: models tdx.c tdx_vcpu_init_mem_region() →
+   * kvm_gmem_populate() → tdx_gmem_post_populate(): per page, map the private GPA through
+   * the mirror (SEPT.ADD for missing levels; set_external_spte only counts it premapped),
+   * TDH.MEM.PAGE.ADD from the source (the shared backing at `sourceGpa`, by default the
+   * same GPA), and with `measure` TDH.MR.EXTEND per 256 bytes. Returns the pages added.
+   */
+  tdxInitMemRegion(
+    vcpu: Vcpu,
+    region: { gpa: number; nrPages: number; sourceGpa?: number },
+    measure: boolean,
+  ): KvmResult<number> {
+    const tdx = this.tdx;
+    if (tdx === null || vcpu.kvm !== this) return fail(EINVAL);
+    if (this.bugs.length > 0) return fail(EIO);
+    if (tdx.state !== TD_STATE_INITIALIZED || !tdx.vcpus.get(vcpu.id)?.initialized)
+      return fail(EINVAL);
+    const { gpa, nrPages } = region;
+    const source = region.sourceGpa ?? gpa;
+    const end = gpa + nrPages * PAGE_SIZE;
+    if (
+      gpa % PAGE_SIZE !== 0 ||
+      source % PAGE_SIZE !== 0 ||
+      nrPages <= 0 ||
+      canonicalGfn(this, gpa) !== gpa / PAGE_SIZE ||
+      canonicalGfn(this, end - PAGE_SIZE) !== (end - PAGE_SIZE) / PAGE_SIZE
+    ) {
+      return fail(EINVAL);
+    }
+    if (this.mmu.allocRoots() !== 0) return fail(ENOMEM);
+    for (let i = 0; i < nrPages; i++) {
+      const r = this.populateOne(vcpu, tdx, gpa / PAGE_SIZE + i, source / PAGE_SIZE + i, measure);
+      if (r < 0) return i === 0 ? fail(r) : ok(i);
+    }
+    return ok(nrPages);
+  }
+
+  /** kvm_gmem_populate() for one page with tdx_gmem_post_populate(). */
+  private populateOne(
+    vcpu: Vcpu,
+    tdx: TdxOps,
+    gfn: number,
+    srcGfn: number,
+    measure: boolean,
+  ): number {
+    const slot = this.gfnToMemslot(gfn);
+    if (slot === undefined || !slot.canBePrivate) return -EINVAL;
+    const file = slot.gmem?.file;
+    if (!file || file.closed) return -EFAULT;
+    if (!this.memIsPrivate(gfn)) return -EINVAL;
+    const index = gfn - slot.baseGfn + (slot.gmem?.pgoff ?? 0);
+    if (file.prepared.has(index)) return -EEXIST;
+    const srcSlot = this.gfnToMemslot(srcGfn);
+    if (srcSlot === undefined) return -EFAULT;
+    const srcPfn = this.vmm.pfnFor(srcSlot.gfnToHvaPage(srcGfn));
+    if (srcPfn === NO_FRAME) return -ENOMEM;
+    const code = pferrSet(PFERR_GUEST_FINAL_MASK, PFERR_PRIVATE_ACCESS);
+    const mapped = this.tdpMapPage(vcpu, gfn * PAGE_SIZE, code);
+    if (mapped.ret < 0) return mapped.ret;
+    const root = this.mmu.mirrorRoot;
+    const leaf = root === null ? null : this.mmu.lookup(root, gfn);
+    if (leaf === null) return -EIO;
+    return tdx.pageAdd(gfn, leaf.pfn, srcPfn, measure);
+  }
+
+  /** KVM_TDX_FINALIZE_VM: tdx_td_finalize() (no premapped pages left, TDH.MR.FINALIZE). */
+  tdxFinalizeVm(): KvmResult {
+    const tdx = this.tdx;
+    if (tdx === null) return fail(EINVAL);
+    if (this.bugs.length > 0) return fail(EIO);
+    const r = tdx.finalize();
+    return r === 0 ? okVoid() : fail(r);
+  }
+
+  /** True once KVM_TDX_FINALIZE_VM succeeded (TD_STATE_RUNNABLE). */
+  get tdxRunnable(): boolean {
+    return this.tdx?.state === TD_STATE_RUNNABLE;
+  }
+
   get gfnDirectBits(): number {
     return this.ops.arch.gfnDirectBits;
   }
@@ -208,6 +317,14 @@ export class Kvm {
     this.bugs.push(message);
     if (this.events.active)
       this.events.emit({ type: 'violation', invariant: 'kvm-bug', detail: message });
+  }
+
+  /** kvm_vm_dead(): KVM kills the VM on purpose (e.g. a TD touching a PENDING page). */
+  vmDead(message: string): void {
+    this.dead = message;
+    if (this.events.active) {
+      this.events.emit({ type: 'exit', vcpu: -1, reason: 'vm_dead', detail: message });
+    }
   }
 
   kickAllVcpus(): void {
@@ -224,9 +341,11 @@ export class Kvm {
     return okVoid();
   }
 
-  /** KVM_CREATE_VCPU. */
+  /** KVM_CREATE_VCPU (a TD's vCPUs only after KVM_TDX_INIT_VM: tdx_vcpu_create()). */
   createVcpu(): KvmResult<Vcpu> {
     if (this.bugs.length > 0) return fail(EIO);
+    const tdx = this.tdx;
+    if (tdx !== null && tdx.state !== TD_STATE_INITIALIZED) return fail(EIO);
     const vcpu = new Vcpu(this, this.vcpus.length);
     this.vcpus.push(vcpu);
     return ok(vcpu);

@@ -497,9 +497,10 @@ export class TdpMmu {
       }
     }
     if (sp.isMirror && sp.externalSpt !== NO_FRAME) {
-      this.hookEvent('free_external_spt', sp.baseGfn, sp.level + 1);
+      // KVM passes the table's own role.level here (link_external_spt got the parent's).
+      this.hookEvent('free_external_spt', sp.baseGfn, sp.level);
       const ret = this.ops.freeExternalSpt
-        ? this.ops.freeExternalSpt(sp.baseGfn, sp.level + 1, sp.externalSpt)
+        ? this.ops.freeExternalSpt(sp.baseGfn, sp.level, sp.externalSpt)
         : -EIO;
       if (ret !== 0) {
         // "Leak the page": the kernel never touches a page the module may still own.

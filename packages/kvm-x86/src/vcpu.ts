@@ -9,7 +9,17 @@
 import { canonicalGfn, hex, isAddrDirect, PAGE_SIZE } from '@kvmx/address';
 import { EPT_MMIO, isMmioSpte, isShadowPresentPte, isWritablePte, TDX_MMIO } from '@kvmx/paging';
 import {
+  EXIT_REASON_EPT_VIOLATION,
+  EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION,
+  formatStatus,
+  isSuccess,
+  SeamRegs,
+  statusName,
+  type TdExit,
+} from '@kvmx/tdx-module';
+import {
   EBUSY,
+  EINVAL,
   EIO,
   KVM_ENOSYS,
   KVM_EXIT_HYPERCALL_LONG_MODE,
@@ -18,9 +28,16 @@ import {
   KVM_MAP_GPA_RANGE_ENCRYPTED,
   KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
   kvmHcMapGpaRange,
+  type MapGpaStep,
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRESENT_MASK,
   PFERR_WRITE_MASK,
+  TD_STATE_RUNNABLE,
+  TDVMCALL_STATUS_RETRY,
+  type TdvmcallStatus,
+  TdxMapGpa,
+  type TdxOps,
+  tdvmcallStatusName,
 } from '@kvmx/vendor-ops';
 import { exitFields, exitReasonName, type KvmExit } from './exit.js';
 import { kvmMmuDoPageFault } from './fault.js';
@@ -38,6 +55,12 @@ export interface RunResult {
   readonly data?: Uint8Array;
   /** For a completed hypercall: the value the guest got in RAX. */
   readonly hypercallRet?: number;
+  /** TDX: the guest took a #VE on a PENDING page at this GPA (no exit; accept, then resume). */
+  readonly ve?: number;
+  /** TDX: the status of the guest's last TDCALL (TDG.MEM.PAGE.ACCEPT). */
+  readonly status?: string;
+  /** TDX: what a TDG.VP.VMCALL<MapGPA> returned to the guest (R10 name, R11). */
+  readonly tdvmcall?: { readonly status: string; readonly r11: number };
 }
 
 /** Options of a guest access. */
@@ -51,6 +74,10 @@ export interface AccessOptions {
 
 type Step = () => RunResult;
 
+// SeamRegs indexes of R10 and R11 (REG_NAMES order); @kvmx/tdx-module does not export them.
+const REG_R10 = 10;
+const REG_R11 = 11;
+
 const MAX_FAULT_RETRIES = 8;
 
 export class Vcpu {
@@ -58,8 +85,18 @@ export class Vcpu {
   readonly id: number;
   /** KVM_REQ_OUTSIDE_GUEST_MODE kicks received (TDX zaps force vCPUs out). */
   kicks = 0;
+  /** TDX: the guest answers a #VE on a PENDING page with TDG.MEM.PAGE.ACCEPT itself. */
+  autoAccept = false;
+  /** kvm_vcpu_has_events(): an interrupt is pending (TDX MapGPA then returns RETRY). */
+  pendingInterrupt = false;
   /** The guest operation an exit interrupted, continued by resume(). */
   private pending: Step | null = null;
+  /** Why the pending operation stopped. */
+  private pendingKind: 'exit' | 've' | null = null;
+  /** TDX: the vCPU is inside the TD (between TDH.VP.ENTER and the TD exit). */
+  private inTd = false;
+  /** TDX: the TDVMCALL answer KVM passes in R10/R11 at the next TDH.VP.ENTER. */
+  private vmcallReturn: { status: TdvmcallStatus; r11: number } | null = null;
   /** A hypercall waiting for userspace's kvm_run.hypercall.ret. */
   private pendingHypercall: ((ret: number) => void) | null = null;
 
@@ -106,6 +143,11 @@ export class Vcpu {
    * attributes (ENCRYPTED for private, 4K page size) for SW_PROTECTED and default VMs.
    */
   mapGpa(gpa: number, size: number, shared: boolean): RunResult {
+    if (this.kvm.tdx !== null) {
+      const bits = this.kvm.gfnDirectBits * PAGE_SIZE;
+      const canonical = canonicalGfn(this.kvm, gpa) * PAGE_SIZE + (gpa % PAGE_SIZE);
+      return this.start(this.tdxMapGpaStep(shared ? canonical + bits : canonical, size));
+    }
     const attrs =
       (shared ? KVM_MAP_GPA_RANGE_DECRYPTED : KVM_MAP_GPA_RANGE_ENCRYPTED) |
       KVM_MAP_GPA_RANGE_PAGE_SZ_4K;
@@ -117,6 +159,7 @@ export class Vcpu {
     const step = this.pending;
     if (step === null) return { ret: 0, exit: null };
     this.pending = null;
+    this.pendingKind = null;
     if (this.pendingHypercall !== null) {
       const complete = this.pendingHypercall;
       this.pendingHypercall = null;
@@ -135,17 +178,24 @@ export class Vcpu {
     return options.private ? canonical : canonical + bits * PAGE_SIZE;
   }
 
-  private start(step: Step): RunResult {
-    // Another operation while an exit waits for resume() is refused (CONTRACTS: bad input).
-    if (this.pending !== null) return { ret: -EBUSY, exit: null };
-    return this.run(step);
+  private start(step: Step, duringVe = false): RunResult {
+    // Another operation while an exit waits for resume() is refused (CONTRACTS: bad input);
+    // only TDG.MEM.PAGE.ACCEPT may run while a #VE is pending (the guest's #VE handler).
+    if (this.pending !== null && !(duringVe && this.pendingKind === 've')) {
+      return { ret: -EBUSY, exit: null };
+    }
+    return this.run(step, this.pending !== null);
   }
 
-  private run(step: Step): RunResult {
+  private run(step: Step, nested = false): RunResult {
+    if (this.kvm.bugs.length > 0 || this.kvm.dead !== null) return { ret: -EIO, exit: null };
     const r = step();
-    if (r.exit !== null) {
+    this.leaveTd();
+    if (nested) return r;
+    if (r.exit !== null || r.ve !== undefined) {
       this.pending = step;
-      this.emitExit(r.exit);
+      this.pendingKind = r.exit !== null ? 'exit' : 've';
+      if (r.exit !== null) this.emitExit(r.exit);
     }
     return r;
   }
@@ -185,6 +235,10 @@ export class Vcpu {
     chunk: Uint8Array,
   ): RunResult | null {
     const kvm = this.kvm;
+    const tdx = kvm.tdx;
+    if (tdx !== null && !isAddrDirect(kvm, pageGpa)) {
+      return this.tdxPrivateAccess(tdx, pageGpa, off, n, write, chunk);
+    }
     for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
       const t = this.translate(pageGpa);
       if (t.kind === 'mmio') return this.mmioExit(pageGpa + off, n, write);
@@ -194,6 +248,7 @@ export class Vcpu {
         return null;
       }
       // EPT violation: the vendor classifies it (PFERR_PRIVATE_ACCESS) and KVM handles it.
+      this.leaveTd();
       let hw = PFERR_GUEST_FINAL_MASK;
       if (write) hw += PFERR_WRITE_MASK;
       if (t.kind === 'mapped') hw += PFERR_PRESENT_MASK;
@@ -216,6 +271,222 @@ export class Vcpu {
   private mmioExit(gpa: number, len: number, isWrite: boolean): RunResult {
     const canonical = canonicalGfn(this.kvm, gpa) * PAGE_SIZE + (gpa % PAGE_SIZE);
     return { ret: 0, exit: { reason: KVM_EXIT_MMIO, gpa: canonical, len, isWrite } };
+  }
+
+  // ---- TDX guest paths -------------------------------------------------------------------
+
+  /**
+   * TDG.MEM.PAGE.ACCEPT of [gpa, gpa+size), 4K at a time (the guest's tdx_accept_memory()).
+   * An EPT-violation TD exit (the page is not AUGed yet) goes through KVM's fault path and the
+   * TDCALL is re-executed. Stops at the first page whose status is not TDX_SUCCESS.
+   */
+  accept(gpa: number, size = PAGE_SIZE): RunResult {
+    const tdx = this.kvm.tdx;
+    if (tdx === null) return { ret: -EINVAL, exit: null };
+    const base = canonicalGfn(this.kvm, gpa) * PAGE_SIZE;
+    let done = 0;
+    let last = 'TDX_SUCCESS';
+    const step: Step = () => {
+      while (done < size) {
+        const page = base + done;
+        for (let tries = 0; ; tries++) {
+          if (tries >= MAX_FAULT_RETRIES) return this.stuck(page);
+          const entered = this.enterTd(tdx);
+          if (entered !== null) return entered;
+          const out = tdx.module.tdgMemPageAccept(this.tdvpr(tdx), page, 0);
+          if (out.kind === 'status') {
+            last = statusName(out.status.hi) ?? formatStatus(out.status);
+            if (!isSuccess(out.status)) return { ret: 0, exit: null, status: last };
+            break;
+          }
+          this.inTd = false;
+          const r = this.handleTdExit(tdx, out.exit);
+          if (r !== null) return r;
+        }
+        done += PAGE_SIZE;
+      }
+      return { ret: 0, exit: null, status: last };
+    };
+    return this.start(step, true);
+  }
+
+  /** The TDVPR of this vCPU's TD side. */
+  private tdvpr(tdx: TdxOps): number {
+    return tdx.vcpus.get(this.id)?.tdvpr ?? -1;
+  }
+
+  /**
+   * TDH.VP.ENTER unless already inside: models tdx.c tdx_vcpu_pre_run() (TD runnable, vCPU
+   * initialized) and the VP.ENTER that passes a TDVMCALL's answer in R10/R11.
+   */
+  private enterTd(tdx: TdxOps): RunResult | null {
+    if (this.inTd) return null;
+    if (tdx.state !== TD_STATE_RUNNABLE || !tdx.vcpus.get(this.id)?.initialized) {
+      return { ret: -EINVAL, exit: null };
+    }
+    const regs = new SeamRegs();
+    if (this.vmcallReturn !== null) {
+      regs.setWord(REG_R10, this.vmcallReturn.status.lo, this.vmcallReturn.status.hi);
+      regs.set(REG_R11, this.vmcallReturn.r11);
+      this.vmcallReturn = null;
+    }
+    this.pendingInterrupt = false; // delivered on entry
+    const st = tdx.module.enterGuest(this.tdvpr(tdx), regs);
+    if (!isSuccess(st)) {
+      this.kvm.kvmBug(`TDH.VP.ENTER failed: ${formatStatus(st)}`);
+      return { ret: -EIO, exit: null };
+    }
+    this.inTd = true;
+    return null;
+  }
+
+  /** Leave the TD between operations (an external-interrupt TD exit). */
+  private leaveTd(): void {
+    if (!this.inTd) return;
+    const tdx = this.kvm.tdx;
+    this.inTd = false;
+    if (tdx !== null) tdx.module.exitGuest(this.tdvpr(tdx));
+  }
+
+  /**
+   * A guest access to a private GPA: the CPU walks the Secure-EPT (the module's guestAccess).
+   * PENDING → #VE (the guest accepts when autoAccept is set, else the run stops with `ve`);
+   * a miss → EPT-violation TD exit into KVM's fault path, then re-entry.
+   */
+  private tdxPrivateAccess(
+    tdx: TdxOps,
+    pageGpa: number,
+    off: number,
+    n: number,
+    write: boolean,
+    chunk: Uint8Array,
+  ): RunResult | null {
+    const pool = this.kvm.pool;
+    for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
+      const entered = this.enterTd(tdx);
+      if (entered !== null) return entered;
+      const out = tdx.module.guestAccess(this.tdvpr(tdx), pageGpa + off, write);
+      if (out.kind === 'ok') {
+        if (write) pool.write(out.pfn, off, chunk);
+        else pool.read(out.pfn, off, n, chunk);
+        return null;
+      }
+      if (out.kind === 've') {
+        if (this.events()) {
+          this.kvm.events.emit({
+            type: 'tdcall',
+            leaf: '#VE',
+            gpa: hex(pageGpa),
+            status: 'PENDING',
+          });
+        }
+        if (!this.autoAccept) return { ret: 0, exit: null, ve: pageGpa };
+        const acc = tdx.module.tdgMemPageAccept(this.tdvpr(tdx), pageGpa, 0);
+        if (acc.kind === 'exit') {
+          this.inTd = false;
+          const r = this.handleTdExit(tdx, acc.exit);
+          if (r !== null) return r;
+        }
+        continue;
+      }
+      if (out.kind === 'shared') break;
+      this.inTd = false;
+      const r = this.handleTdExit(tdx, out.exit);
+      if (r !== null) return r;
+    }
+    return this.stuck(pageGpa);
+  }
+
+  private events(): boolean {
+    return this.kvm.events.active;
+  }
+
+  private stuck(gpa: number): RunResult {
+    this.kvm.kvmBug(`vCPU ${this.id}: fault at ${hex(gpa)} did not resolve`);
+    return { ret: -EIO, exit: null };
+  }
+
+  /**
+   * KVM's handling of a TD exit: the VP.ENTER result is taken (tdx_vcpu_run) and an EPT
+   * violation goes to tdx_handle_ept_violation() — a guest touching a PENDING page with
+   * SEPT_VE_DISABLE kills the VM; otherwise kvm_mmu_page_fault() with the vendor's
+   * classification. Returns the run's result when it must stop, null to re-enter.
+   */
+  private handleTdExit(tdx: TdxOps, exit: TdExit): RunResult | null {
+    tdx.module.enterResult(this.tdvpr(tdx));
+    if (exit.reason !== EXIT_REASON_EPT_VIOLATION) return null;
+    if (exit.extExitQualification === EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION) {
+      this.kvm.vmDead(`Guest access before accepting ${hex(exit.gpa)} on vCPU ${this.id}`);
+      return { ret: -EIO, exit: null };
+    }
+    let hw = PFERR_GUEST_FINAL_MASK;
+    if ((exit.exitQualification & 2) !== 0) hw += PFERR_WRITE_MASK;
+    const page = exit.gpa - (exit.gpa % PAGE_SIZE);
+    const code = this.kvm.ops.faultErrorCode({ gpa: page, errorCode: hw }, (g) =>
+      this.kvm.memIsPrivate(g),
+    );
+    const out = kvmMmuDoPageFault(this.kvm, this, page, code);
+    if (out.memoryFault) {
+      return { ret: out.ret, exit: { reason: KVM_EXIT_MEMORY_FAULT, ...out.memoryFault } };
+    }
+    if (out.ret < 0) return { ret: out.ret, exit: null };
+    return null;
+  }
+
+  /**
+   * The guest's TDG.VP.VMCALL<MapGPA> loop (Linux tdx_map_gpa(): on RETRY continue from R11)
+   * with KVM's side (TdxMapGpa): each ≤ 2 MiB chunk is a KVM_EXIT_HYPERCALL; resume(ret)
+   * answers it.
+   */
+  private tdxMapGpaStep(gpa: number, size: number): Step {
+    const tdx = this.kvm.tdx as TdxOps;
+    const end = gpa + size;
+    let next = gpa;
+    let state: TdxMapGpa | null = null;
+    let step: MapGpaStep | null = null;
+    return () => {
+      for (;;) {
+        if (step === null) {
+          const entered = this.enterTd(tdx);
+          if (entered !== null) return entered;
+          const req = tdx.module.tdgVpVmcallMapGpa(this.tdvpr(tdx), next, end - next);
+          this.inTd = false;
+          if (req !== null) tdx.module.enterResult(this.tdvpr(tdx));
+          const enabled = (this.kvm.hypercallExitEnabled & (1 << KVM_HC_MAP_GPA_RANGE)) !== 0;
+          const started = TdxMapGpa.start(enabled, tdx.gpaw, next, end - next);
+          state = started.state;
+          step = started.step;
+        }
+        if (step.kind === 'exit') {
+          const chunk = step.chunk;
+          const s = state as TdxMapGpa;
+          this.pendingHypercall = (ret) => {
+            step = s.complete(ret, this.pendingInterrupt);
+          };
+          return {
+            ret: 0,
+            exit: {
+              reason: KVM_EXIT_HYPERCALL,
+              nr: chunk.nr,
+              args: chunk.args,
+              flags: chunk.flags,
+            },
+          };
+        }
+        // Back to the guest with R10/R11 at the next VP.ENTER.
+        this.vmcallReturn = { status: step.status, r11: step.r11 };
+        const status = step.status;
+        const r11 = step.r11;
+        if (status === TDVMCALL_STATUS_RETRY && r11 > next && r11 < end) {
+          next = r11;
+          step = null;
+          continue;
+        }
+        const entered = this.enterTd(tdx);
+        if (entered !== null) return entered;
+        return { ret: 0, exit: null, tdvmcall: { status: tdvmcallStatusName(status), r11 } };
+      }
+    };
   }
 
   /** The hardware walk of the EPT that serves `gpa`. */

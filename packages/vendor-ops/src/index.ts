@@ -57,6 +57,19 @@ export {
 } from './pferr.js';
 export { SwProtectedOps } from './sw-protected-ops.js';
 export {
+  type MapGpaChunk,
+  type MapGpaStep,
+  TDVMCALL_STATUS_ALIGN_ERROR,
+  TDVMCALL_STATUS_INVALID_OPERAND,
+  TDVMCALL_STATUS_RETRY,
+  TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED,
+  TDVMCALL_STATUS_SUCCESS,
+  TDX_MAP_GPA_MAX_LEN,
+  type TdvmcallStatus,
+  TdxMapGpa,
+  tdvmcallStatusName,
+} from './tdx-map-gpa.js';
+export {
   pgLevelToTdxSeptLevel,
   TD_STATE_INITIALIZED,
   TD_STATE_RUNNABLE,

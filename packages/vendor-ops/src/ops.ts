@@ -47,6 +47,13 @@ export type VendorEvent =
       readonly pfn?: string;
     }
   | {
+      /** A guest TDCALL (TDG.MEM.PAGE.ACCEPT, TDG.VP.VMCALL) or a #VE the guest takes. */
+      readonly type: 'tdcall';
+      readonly leaf: string;
+      readonly gpa: string;
+      readonly status: string;
+    }
+  | {
       readonly type: 'rmp';
       readonly op: string;
       readonly pfn: string;

@@ -50,6 +50,20 @@ const isStatus = (st: TdxStatus, name: string): boolean => statusName(st.hi) ===
 /** tdx_mmu_release_hkid(): CACHE.WB is resumed at most this many times per package. */
 const CACHE_WB_MAX_RESUMES = 10000;
 
+/** SEAMCALL leaves whose RCX carries GPA | S-EPT level. */
+const GPA_LEAVES = new Set([
+  'TDH.MEM.SEPT.ADD',
+  'TDH.MEM.SEPT.REMOVE',
+  'TDH.MEM.PAGE.ADD',
+  'TDH.MEM.PAGE.AUG',
+  'TDH.MEM.PAGE.REMOVE',
+  'TDH.MEM.PAGE.DEMOTE',
+  'TDH.MEM.PAGE.PROMOTE',
+  'TDH.MEM.RANGE.BLOCK',
+  'TDH.MEM.RANGE.UNBLOCK',
+  'TDH.MR.EXTEND',
+]);
+
 /** Which HKIDs a module's host has handed out (KVM's tdx_guest_keyid_pool ida). */
 const hkidsInUse = new WeakMap<TdxModule, Set<number>>();
 
@@ -120,15 +134,21 @@ export class TdxOps implements KvmX86Ops {
   private forward(e: TdxCallEvent): void {
     const emit = this.ctx.emit;
     if (emit === null) return;
+    const status = statusName(e.status.hi) ?? formatStatus(e.status);
     const rcxLo = e.rcx.lo >>> 0;
-    const memLeaf = e.name.startsWith('TDH.MEM.') || e.name === 'TDG.MEM.PAGE.ACCEPT';
-    const gpa = memLeaf ? e.rcx.hi * 2 ** 32 + (rcxLo - (rcxLo % PAGE_SIZE)) : undefined;
+    const gpa = e.rcx.hi * 2 ** 32 + (rcxLo - (rcxLo % PAGE_SIZE));
+    if (e.type === 'tdcall') {
+      emit({ type: 'tdcall', leaf: e.name, gpa: `0x${gpa.toString(16)}`, status });
+      return;
+    }
+    // Leaves whose RCX is GPA | module level (the S-EPT and page leaves).
+    const gpaLeaf = GPA_LEAVES.has(e.name);
     emit({
       type: 'seamcall',
       leaf: e.name,
-      status: statusName(e.status.hi) ?? formatStatus(e.status),
+      status,
       code: statusHex(e.status),
-      ...(gpa !== undefined ? { gpa: `0x${gpa.toString(16)}`, level: (rcxLo & 7) + 1 } : {}),
+      ...(gpaLeaf ? { gpa: `0x${gpa.toString(16)}`, level: (rcxLo & 7) + 1 } : {}),
     });
   }
 
