@@ -64,7 +64,26 @@ export {
   operandName,
 } from './operand.js';
 export { Pamt } from './pamt.js';
-export { REG_NAMES, REG_R8, REG_R9, REG_RAX, REG_RCX, REG_RDX, SeamRegs } from './regs.js';
+export {
+  REG_NAMES,
+  REG_R8,
+  REG_R9,
+  REG_R10,
+  REG_R11,
+  REG_R12,
+  REG_R13,
+  REG_R14,
+  REG_R15,
+  REG_RAX,
+  REG_RBP,
+  REG_RBX,
+  REG_RCX,
+  REG_RDI,
+  REG_RDX,
+  REG_RSI,
+  REG_RSP,
+  SeamRegs,
+} from './regs.js';
 export {
   ALLOWED_PAGE_ACCEPT,
   ALLOWED_PAGE_ADD,
@@ -102,6 +121,7 @@ export {
   formatStatus,
   isStatusError,
   isSuccess,
+  LINUX_DIVERGENT_STATUS,
   LINUX_SW_STATUS_TABLE,
   STATUS_SINCE_2_0,
   type StatusDecode,

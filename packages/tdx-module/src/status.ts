@@ -310,6 +310,15 @@ export const LINUX_SW_STATUS_TABLE: Readonly<Record<string, TdxStatus>> = Object
   TDX_SEAMCALL_UD: Object.freeze({ hi: 0x8000ff00, lo: 6 }),
 });
 
+/**
+ * Values Linux defines differently from the module (asm/shared/tdx_errno.h vs the module's
+ * header; tdx-module.md §2.4): Linux's bits 63:32 → the name Linux gives them.
+ */
+export const LINUX_DIVERGENT_STATUS: ReadonlyMap<number, string> = new Map([
+  [0x40000002, 'TDX_NON_RECOVERABLE_TD'],
+  [0x60000007, 'TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE'],
+]);
+
 const NAME_BY_HI = new Map<number, string>();
 const NAME_BY_CLASS_CODE = new Map<number, string>();
 for (const [name, hi] of Object.entries(TDX_STATUS_TABLE)) {
@@ -388,6 +397,8 @@ export interface StatusDecode {
    * (the value then has unexpected top bits, e.g. Linux's NON_RECOVERABLE_TD constant).
    */
   readonly classCodeMatch: string | null;
+  /** When the value is Linux's (divergent) constant for a status, Linux's name for it. */
+  readonly linuxName: string | null;
 }
 
 /**
@@ -446,6 +457,7 @@ export function decodeStatus(value: Word64): StatusDecode {
     hostRecoverabilityHint: (hi & STATUS_HI_HOST_RECOVERABILITY_HINT) !== 0,
     known,
     classCodeMatch,
+    linuxName: LINUX_DIVERGENT_STATUS.get(hi) ?? null,
   };
 }
 

@@ -48,6 +48,7 @@ export function statusDecodeToJson(d: StatusDecode): Record<string, unknown> {
     lowBits: d.lowBits,
     known: d.known,
     classCodeMatch: d.classCodeMatch,
+    linuxName: d.linuxName,
   };
 }
 
@@ -94,7 +95,11 @@ export function renderStatus(d: StatusDecode, io: Io): string[] {
       .toString(16)
       .padStart(2, '0')}  ${flags.join(', ')}`,
   );
-  if (!d.known && d.classCodeMatch !== null) {
+  if (d.linuxName !== null) {
+    lines.push(
+      `  this is Linux's ${d.linuxName} constant; the module's value differs in bits 63:60`,
+    );
+  } else if (!d.known && d.classCodeMatch !== null) {
     lines.push(
       `  class and code match ${d.classCodeMatch}, but bits 63:60 differ from the module's value`,
     );
