@@ -255,7 +255,12 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
 
   test('the CLI page marks `kvmx addr` as available from this build', async () => {
     const { page, problems } = await open('/guide/cli');
-    // The badge right after each command's heading comes from `kvmx --help` at build time.
+    // The badge right after each command's heading comes from `kvmx --help` at build time;
+    // if the CLI could not run then, the page says "status unknown" and this test says why.
+    await expect(
+      page.locator('.VPBadge', { hasText: 'status unknown' }).count(),
+      'kvmx --help failed while the site was built (see the build log); rebuild with a working CLI',
+    ).resolves.toBe(0);
     const badge = (cmd: string) => page.locator(`h2#kvmx-${cmd} + [data-cli-status]`);
     await expect(badge('addr').getAttribute('data-cli-status')).resolves.toBe('available');
     const help = kvmx(['--help']);
