@@ -4,13 +4,21 @@ import { Command, CommanderError } from 'commander';
 import { registerAddr } from './commands/addr.js';
 import { registerBench } from './commands/bench.js';
 import { registerDecode } from './commands/decode.js';
+import { registerDemo } from './commands/demo.js';
+import { registerRun } from './commands/run.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { type Io, processIo } from './io.js';
 
 /** A command module adds itself to the program; its action returns the exit status. */
 export type RegisterCommand = (program: Command, io: Io, setExit: (code: number) => void) => void;
 
-const COMMANDS: readonly RegisterCommand[] = [registerAddr, registerDecode, registerBench];
+const COMMANDS: readonly RegisterCommand[] = [
+  registerAddr,
+  registerRun,
+  registerDemo,
+  registerDecode,
+  registerBench,
+];
 
 /** Run the CLI with `argv` (without node and script). Resolves to the exit status. */
 export async function runCli(argv: readonly string[], io: Io = processIo()): Promise<number> {

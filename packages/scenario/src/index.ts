@@ -1,3 +1,4 @@
+export { DEMO_FILE, DEMO_SCENARIO_YAML } from './demo.js';
 export {
   diagnostic,
   formatDiagnostic,
@@ -6,6 +7,17 @@ export {
   type ScenarioDiagnostic,
   type SourcePos,
 } from './diagnostic.js';
+export {
+  type ExpectEvent,
+  emptyCounts,
+  type ResultEvent,
+  type RunCounts,
+  type RunEvent,
+  type ScenarioEvent,
+  type StepEvent,
+  type SummaryEvent,
+  summaryEvent,
+} from './events.js';
 export {
   SCENARIO_SCHEMA_FILE,
   scenarioJsonSchema,
@@ -28,6 +40,7 @@ export {
   type RunPlan,
   unsupportedReason,
 } from './plan.js';
+export { argsJson, type RunOptions, type RunOutcome, runPlan } from './runner.js';
 export {
   type CheckArgs,
   type ExitExpect,
@@ -66,3 +79,11 @@ export {
   topSchema,
   vmSchema,
 } from './schema.js';
+export {
+  prepareScenario,
+  runScenarios,
+  type ScenarioSource,
+  type SessionOptions,
+  type SessionResult,
+} from './session.js';
+export { formatEvent, formatSummary, PLAIN_STYLE, type TraceStyle } from './trace.js';

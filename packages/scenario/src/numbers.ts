@@ -45,7 +45,7 @@ export function uintSchema(
       else {
         const r = parseBigUint(v);
         if (!r.ok) {
-          ctx.addIssue({ code: 'custom', message: `${what}: ${r.error}`, input: v });
+          ctx.addIssue({ code: 'custom', message: r.error, input: v });
           return z.NEVER;
         }
         value = r.value;
@@ -88,7 +88,7 @@ export function u64Schema(what: string, options: { allowNegative?: boolean } = {
       }
       const r = parseU64(v);
       if (!r.ok) {
-        ctx.addIssue({ code: 'custom', message: `${what}: ${r.error}`, input: v });
+        ctx.addIssue({ code: 'custom', message: r.error, input: v });
         return z.NEVER;
       }
       return r.value;

@@ -191,12 +191,12 @@ describe('parseScenario: one message with file:line:col for bad input', () => {
     [
       'a 2^64 register',
       `${HEAD}  - seamcall: {leaf: TDH.MEM.PAGE.AUG, rcx: 0x10000000000000000}\n`,
-      'x.yaml:4:45: steps[0].seamcall.rcx: rcx: 0x10000000000000000 does not fit in 64 bits',
+      'x.yaml:4:45: steps[0].seamcall.rcx: 0x10000000000000000 does not fit in 64 bits',
     ],
     [
       'an unparseable number',
       `${HEAD}  - write: {gpa: 4KB, size: 1, byte: 1}\n`,
-      'x.yaml:4:18: steps[0].write.gpa: gpa: expected a number',
+      'x.yaml:4:18: steps[0].write.gpa: expected a number',
     ],
     [
       'a byte out of range',

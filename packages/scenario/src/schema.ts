@@ -83,6 +83,7 @@ export const ERRNO_NAMES = [
   'EEXIST',
   'ENODEV',
   'EINVAL',
+  'EFBIG',
   'ENOSPC',
   'ERANGE',
   'ENOSYS',

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../cli.js';
+import { memoryIo } from '../io.js';
+
+async function run(...argv: string[]) {
+  const io = memoryIo();
+  const code = await runCli(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
+describe('kvmx demo', () => {
+  it('tells the story under sw_protected, skipping what only a TD does', async () => {
+    const r = await run('demo', '--vm', 'sw_protected');
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    expect(text).toContain("== a TD's life ==");
+    expect(text).toContain('skipped: accept (TDG.MEM.PAGE.ACCEPT) exists only for TDX VMs');
+    expect(text).toContain('kvm_userspace_exit: vcpu 0 reason KVM_EXIT_HYPERCALL');
+    expect(text).toContain('page tables');
+    expect(r.out.at(-1)).toMatch(/^PASS: /);
+  });
+
+  it('gives JSON Lines with --json', async () => {
+    const r = await run('demo', '--vm', 'sw_protected', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out.at(-1) ?? '{}')).toMatchObject({ type: 'summary', ok: true });
+  });
+
+  it('says clearly that SNP is not available yet, with exit 2', async () => {
+    const r = await run('demo', '--vm', 'snp');
+    expect(r.code).toBe(2);
+    expect(r.out).toEqual([]);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/SEV-SNP is not available in the model yet/);
+  });
+
+  it('refuses a VM type without private memory', async () => {
+    const r = await run('demo', '--vm', 'default');
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/use --vm tdx or --vm sw_protected/);
+  });
+});

@@ -1,0 +1,58 @@
+// The scenario `kvmx demo` tells: a TD's life, from measured boot pages to teardown. Kept
+// here, not in the CLI, so the docs playground can run the same story.
+
+/** The name the demo's events and messages use for its (embedded) file. */
+export const DEMO_FILE = '<demo>';
+
+export const DEMO_SCENARIO_YAML = `# kvmx demo: a TD's life.
+name: a TD's life
+vm: {type: tdx, vcpus: 1}
+steps:
+  - memslot: {slot: 0, gpa: 0x80000000, size: 2MiB, guestMemfd: true}
+    note: the VMM gives the TD 2 MiB of RAM, backed by guest_memfd for its private side
+  - hostWrite: {gpa: 0x80000000, size: 8KiB, byte: 0xf4}
+    note: the VMM loads a boot image (8 KiB of hlt) into the shared backing
+  - setAttributes: {gpa: 0x80000000, size: 2MiB, private: true}
+    note: all of RAM becomes private (KVM_SET_MEMORY_ATTRIBUTES)
+  - initMemRegion: {gpa: 0x80000000, size: 8KiB, measure: true}
+    note: KVM_TDX_INIT_MEM_REGION copies the image into private pages and measures it
+  - finalize
+  - read: {gpa: 0x80000000, size: 16, private: true}
+    note: the TD reads its first boot page, privately
+    expect: {exit: none, bytes: 0xf4}
+    expectOn: {sw_protected: {exit: none, bytes: 0}}
+  - accept: {gpa: 0x80100000, size: 16KiB}
+    note: the guest accepts 16 KiB of private memory; each TDG.MEM.PAGE.ACCEPT faults the page in first
+  - write: {gpa: 0x80100000, size: 16KiB, byte: 0x11, private: true}
+    note: and uses it
+    expect: {exit: none}
+  - mapGpa: {gpa: 0x80100000, size: 8KiB, shared: true}
+    note: the guest asks to share two pages with the host (MapGPA)
+    expect: {exit: hypercall, nr: 12, args: [0x80100000, 2, 0]}
+  - setAttributes: {gpa: 0x80100000, size: 8KiB, private: false}
+    note: the VMM converts them; KVM zaps the private pages out of the S-EPT
+  - resume:
+    expect: {exit: none}
+  - hostWrite: {gpa: 0x80100000, size: 8KiB, byte: 0x22}
+    note: the VMM writes into the now-shared pages
+  - read: {gpa: 0x80100000, size: 8KiB, private: false}
+    note: the guest sees the host's bytes through the shared alias
+    expect: {exit: none, bytes: 0x22}
+  - read: {gpa: 0x80102000, size: 8KiB, private: true}
+    note: its other two pages stayed private
+    expect: {exit: none, bytes: 0x11}
+  - mapGpa: {gpa: 0x80100000, size: 8KiB, shared: false}
+    note: the guest takes the pages back
+    expect: {exit: hypercall, nr: 12, args: [0x80100000, 2, 0x10]}
+  - setAttributes: {gpa: 0x80100000, size: 8KiB, private: true}
+  - resume:
+    expect: {exit: none}
+  - accept: {gpa: 0x80100000, size: 8KiB}
+    note: private again, and PENDING until accepted
+  - read: {gpa: 0x80100000, size: 8KiB, private: true}
+    note: re-accepted private pages are zeroed (sw_protected keeps its guest_memfd page, 0x11)
+    expect: {exit: none, bytes: 0}
+    expectOn: {sw_protected: {exit: none, bytes: 0x11}}
+  - check: {gpa: 0x80100000, root: mirror, level: 1}
+  - destroy
+`;

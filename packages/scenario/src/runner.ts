@@ -1,0 +1,648 @@
+// The runner: executes a planned scenario against @kvmx/kvm-x86, step by step, forwarding the
+// facade's events, checking each step's expectations, and running the invariant checker after
+// every step. Deterministic: the model has no hidden randomness, and the few process-wide
+// numbers the facade hands out (guest_memfd descriptors) are renumbered per run, so the same
+// file and seed give the same event stream byte for byte.
+
+import { canonicalGfn, hex, PAGE_SIZE } from '@kvmx/address';
+import {
+  exitFields,
+  exitReasonName,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  fail,
+  KVM_CAP_EXIT_HYPERCALL,
+  KVM_EXIT_HYPERCALL,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_READONLY,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  Kvm,
+  type KvmEvent,
+  type KvmExit,
+  type KvmResult,
+  type RunResult,
+  type Vcpu,
+} from '@kvmx/kvm-x86';
+import { diagnostic, type ScenarioDiagnostic } from './diagnostic.js';
+import {
+  type ExpectEvent,
+  emptyCounts,
+  type ResultEvent,
+  type RunCounts,
+  type RunEvent,
+  type StepEvent,
+} from './events.js';
+import type { PlannedStep, RunPlan } from './plan.js';
+import type { Expect, OpArgsMap, Step } from './scenario.js';
+
+/**
+ * KVM_HC_MAP_GPA_RANGE and its ENCRYPTED attribute (include/uapi/linux/kvm_para.h). Owned by
+ * @kvmx/vendor-ops, which this package cannot import directly; kept here until @kvmx/kvm-x86
+ * re-exports them.
+ */
+const KVM_HC_MAP_GPA_RANGE = 12;
+const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
+
+/** Most KVM_RUNs one guest step may take while the runner answers exits for it. */
+const MAX_AUTO_EXITS = 100_000;
+
+export interface RunOptions {
+  /** Receives every event, in order. */
+  readonly onEvent?: (event: RunEvent) => void;
+  /**
+   * Called with the VM at the last moment its page tables exist: before a `destroy` step,
+   * or at the end of the run. The CLI draws the tables from it.
+   */
+  readonly capture?: (kvm: Kvm) => void;
+}
+
+export interface RunOutcome {
+  /** True when every expectation held and no unexpected violation happened. */
+  readonly passed: boolean;
+  readonly counts: RunCounts;
+  /** Set when the run stopped on bad input discovered at run time (exit status 2). */
+  readonly error?: ScenarioDiagnostic;
+}
+
+/** What one operation did. */
+interface OpOutcome {
+  /** errno name of a failed host operation or KVM_RUN. */
+  error?: string;
+  /** The exit the step stopped in; null when a guest operation completed. */
+  exit?: KvmExit | null;
+  data?: Uint8Array;
+  status?: string;
+  value?: Record<string, string>;
+  /** Result of a `check` step. */
+  check?: { ok: boolean; detail: string };
+  /** Bad input found only now: the run stops with exit status 2. */
+  badInput?: string;
+}
+
+interface Check {
+  what: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Run a planned scenario. Never throws for anything a scenario can contain. */
+export function runPlan(plan: RunPlan, options: RunOptions = {}): RunOutcome {
+  return new Runner(plan, options).run();
+}
+
+class Runner {
+  private readonly counts = emptyCounts();
+  private kvm: Kvm | null = null;
+  private vcpus: Vcpu[] = [];
+  /** guest_memfd ids of the scenario → fds. */
+  private readonly gmemById = new Map<number, number>();
+  /** Facade fd → the run's own number (1, 2, …), for determinism across runs. */
+  private readonly fdNumbers = new Map<number, number>();
+  private stepSeamcalls: string[] = [];
+  private stepViolations = 0;
+  private captured = false;
+
+  constructor(
+    private readonly plan: RunPlan,
+    private readonly options: RunOptions,
+  ) {}
+
+  private emit(event: RunEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  /** A facade event: counted, renumbered where needed, passed on. */
+  private onKvmEvent = (event: KvmEvent): void => {
+    let e: KvmEvent = event;
+    switch (event.type) {
+      case 'exit':
+        this.counts.exits++;
+        break;
+      case 'seamcall':
+        this.counts.seamcalls++;
+        this.stepSeamcalls.push(event.leaf);
+        break;
+      case 'violation':
+        this.counts.violations++;
+        this.stepViolations++;
+        break;
+      case 'gmem':
+        e = { ...event, gmem: this.fdNumber(event.gmem) };
+        break;
+      default:
+        break;
+    }
+    this.emit(e);
+  };
+
+  private fdNumber(fd: number): number {
+    let n = this.fdNumbers.get(fd);
+    if (n === undefined) {
+      n = this.fdNumbers.size + 1;
+      this.fdNumbers.set(fd, n);
+    }
+    return n;
+  }
+
+  run(): RunOutcome {
+    const { plan } = this;
+    const scenario = plan.scenario;
+    this.emit({
+      type: 'scenario',
+      file: scenario.file,
+      name: scenario.name,
+      vm: plan.vm.type,
+      vcpus: plan.vm.vcpus,
+      gpaw: plan.vm.gpaw,
+      seed: plan.seed,
+      ...(plan.overridden ? { fileVm: scenario.vm.type } : {}),
+    });
+    const created = this.createVm();
+    if (created !== undefined) {
+      return this.finish(diagnostic(scenario.file, { line: 1, col: 1 }, created));
+    }
+    for (const planned of plan.steps) {
+      const bad = this.runStep(planned);
+      if (bad !== undefined) return this.finish(bad);
+    }
+    return this.finish();
+  }
+
+  private finish(error?: ScenarioDiagnostic): RunOutcome {
+    if (this.kvm !== null && !this.captured) {
+      this.captured = true;
+      this.options.capture?.(this.kvm);
+    }
+    return {
+      passed: error === undefined && this.counts.failed === 0,
+      counts: { ...this.counts },
+      ...(error !== undefined ? { error } : {}),
+    };
+  }
+
+  /** KVM_CREATE_VM, the per-type init, KVM_CREATE_VCPU × n, KVM_ENABLE_CAP(EXIT_HYPERCALL). */
+  private createVm(): string | undefined {
+    const vm = this.plan.vm;
+    const r = Kvm.create({ type: vm.type, gpaw: vm.gpaw, septVeDisable: vm.septVeDisable });
+    if (!r.ok) return `KVM_CREATE_VM(${vm.type}) failed with ${r.error}`;
+    const kvm = r.value;
+    this.kvm = kvm;
+    kvm.events.on(this.onKvmEvent);
+    for (let i = 0; i < vm.vcpus; i++) {
+      const v = kvm.createVcpu();
+      if (!v.ok) return `KVM_CREATE_VCPU(${i}) failed with ${v.error}`;
+      this.vcpus.push(v.value);
+    }
+    if (vm.exitHypercall) {
+      const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
+      if (!c.ok) return `KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed with ${c.error}`;
+    }
+    return undefined;
+  }
+
+  private runStep(planned: PlannedStep): ScenarioDiagnostic | undefined {
+    const { step, expect } = planned;
+    const vcpu = (step.args as { vcpu?: number }).vcpu;
+    const stepEvent: StepEvent = {
+      type: 'step',
+      index: step.index,
+      op: step.op,
+      line: step.pos.line,
+      args: argsJson(step),
+      ...(vcpu !== undefined ? { vcpu } : {}),
+      ...(step.note !== undefined ? { note: step.note } : {}),
+      ...(planned.skip !== undefined ? { skipped: planned.skip } : {}),
+    };
+    this.emit(stepEvent);
+    if (planned.skip !== undefined) {
+      this.counts.skipped++;
+      return undefined;
+    }
+    this.counts.steps++;
+    this.stepSeamcalls = [];
+    this.stepViolations = 0;
+    let outcome: OpOutcome;
+    try {
+      outcome = this.execute(step);
+    } catch (e) {
+      // A bug in the model must not look like a scenario failure, nor crash the caller
+      // without saying which step triggered it.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`steps[${step.index}] (line ${step.pos.line}, ${step.op}): ${why}`, {
+        cause: e,
+      });
+    }
+    if (outcome.badInput !== undefined) {
+      return diagnostic(
+        this.plan.scenario.file,
+        step.pos,
+        `steps[${step.index}]: ${outcome.badInput}`,
+      );
+    }
+    this.emit(resultEvent(step, outcome));
+    if (this.plan.invariants) this.checkInvariants();
+    for (const c of this.checks(step, expect, outcome)) {
+      if (c.ok) this.counts.passed++;
+      else this.counts.failed++;
+      const ev: ExpectEvent = {
+        type: 'expect',
+        index: step.index,
+        ok: c.ok,
+        what: c.what,
+        detail: c.detail,
+      };
+      this.emit(ev);
+    }
+    return undefined;
+  }
+
+  /** The invariant checker, after every step (when the facade has one). */
+  private checkInvariants(): void {
+    const kvm = this.kvm;
+    if (kvm === null) return;
+    const checker = (kvm as unknown as { checkInvariants?: () => unknown }).checkInvariants;
+    if (typeof checker !== 'function') return;
+    checker.call(kvm);
+  }
+
+  // ---- operations --------------------------------------------------------------------------
+
+  private execute(step: Step): OpOutcome {
+    const kvm = this.kvm;
+    if (kvm === null) return { badInput: 'no VM' };
+    switch (step.op) {
+      case 'memslot':
+        return this.memslot(kvm, step.args);
+      case 'setAttributes':
+        return fromResult(
+          kvm.setMemoryAttributes({
+            address: step.args.gpa,
+            size: step.args.size,
+            attributes: step.args.private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+          }),
+        );
+      case 'punchHole':
+      case 'allocate':
+        return this.fallocate(kvm, step.args, step.op === 'punchHole');
+      case 'hostWrite':
+        return fromResult(
+          kvm.hostWrite(step.args.gpa, new Uint8Array(step.args.size).fill(step.args.byte)),
+        );
+      case 'hostRead': {
+        const r = kvm.hostRead(step.args.gpa, step.args.size);
+        return r.ok ? { data: r.value } : { error: r.error };
+      }
+      case 'invalidateHva':
+        return fromResult(kvm.invalidateHva(step.args.gpa, step.args.size));
+      case 'preFault': {
+        const v = this.vcpus[step.args.vcpu];
+        if (v === undefined) return { badInput: `vCPU ${step.args.vcpu} does not exist` };
+        const r = kvm.preFaultMemory(v, step.args.gpa, step.args.size);
+        return r.ok ? { value: { mapped: hex(r.value) } } : { error: r.error };
+      }
+      case 'destroy':
+        if (!this.captured) {
+          this.captured = true;
+          this.options.capture?.(kvm);
+        }
+        kvm.destroy();
+        return {};
+      case 'check':
+        return { check: this.check(kvm, step.args) };
+      case 'write':
+      case 'read':
+      case 'mapGpa':
+      case 'resume':
+        return this.guest(step);
+      case 'initMemRegion':
+      case 'finalize':
+      case 'seamcall':
+      case 'accept':
+      case 'pvalidate':
+        return { badInput: `${step.op} is not modelled by @kvmx/kvm-x86 yet` };
+    }
+  }
+
+  private memslot(kvm: Kvm, a: OpArgsMap['memslot']): OpOutcome {
+    let flags = 0;
+    if (a.readonly) flags |= KVM_MEM_READONLY;
+    if (a.logDirty) flags |= KVM_MEM_LOG_DIRTY_PAGES;
+    let guestMemfd: number | undefined;
+    if (a.guestMemfd !== null && a.size !== 0) {
+      flags |= KVM_MEM_GUEST_MEMFD;
+      const id = a.guestMemfd.id;
+      const existing = id === undefined ? undefined : this.gmemById.get(id);
+      if (existing !== undefined) guestMemfd = existing;
+      else {
+        // KVM_CREATE_GUEST_MEMFD, as the VMM does before binding a slot to it.
+        const size = a.guestMemfd.size ?? a.guestMemfd.offset + a.size;
+        const r = kvm.createGuestMemfd({ size });
+        if (!r.ok) return { error: r.error };
+        guestMemfd = r.value;
+        if (id !== undefined) this.gmemById.set(id, r.value);
+      }
+    }
+    return fromResult(
+      kvm.setUserMemoryRegion2({
+        slot: a.slot,
+        flags,
+        guestPhysAddr: a.gpa,
+        memorySize: a.size,
+        ...(guestMemfd !== undefined
+          ? { guestMemfd, guestMemfdOffset: a.guestMemfd?.offset ?? 0 }
+          : {}),
+      }),
+    );
+  }
+
+  /**
+   * fallocate() on the guest_memfd behind [gpa, gpa+size): offset = the slot's guest_memfd
+   * offset + (gpa − slot gpa), no rounding; EINVAL unless the range lies inside one
+   * guest_memfd-bound slot (CONTRACTS §2).
+   */
+  private fallocate(kvm: Kvm, a: OpArgsMap['punchHole'], punch: boolean): OpOutcome {
+    const gfn = Math.floor(a.gpa / PAGE_SIZE);
+    const slot = kvm.gfnToMemslot(gfn);
+    const file = slot?.gmem?.file;
+    if (slot === undefined || file === undefined || file === null) return { error: 'EINVAL' };
+    const slotGpa = slot.baseGfn * PAGE_SIZE;
+    if (a.gpa + a.size > slot.endGfn * PAGE_SIZE) return { error: 'EINVAL' };
+    const offset = (slot.gmem?.pgoff ?? 0) * PAGE_SIZE + (a.gpa - slotGpa);
+    const mode = FALLOC_FL_KEEP_SIZE | (punch ? FALLOC_FL_PUNCH_HOLE : 0);
+    return fromResult(kvm.gmemFallocate(file.fd, mode, offset, a.size));
+  }
+
+  /** A guest operation: one KVM_RUN, plus the runner's automatic answers to exits. */
+  private guest(step: Step): OpOutcome {
+    const args = step.args as { vcpu: number };
+    const vcpu = this.vcpus[args.vcpu];
+    if (vcpu === undefined) return { badInput: `vCPU ${args.vcpu} does not exist` };
+    if (step.op !== 'resume' && vcpu.hasPendingExit) {
+      return {
+        badInput: `${step.op} on vCPU ${args.vcpu}, which has a pending exit; continue it with resume first`,
+      };
+    }
+    let r: RunResult;
+    switch (step.op) {
+      case 'write':
+        r = vcpu.write(step.args.gpa, step.args.size, step.args.byte, accessOptions(step.args));
+        break;
+      case 'read':
+        r = vcpu.read(step.args.gpa, step.args.size, accessOptions(step.args));
+        break;
+      case 'mapGpa':
+        r = vcpu.mapGpa(step.args.gpa, step.args.size, step.args.shared);
+        break;
+      case 'resume':
+        r = vcpu.resume(step.args.ret === undefined ? 0 : signed64(step.args.ret));
+        break;
+      default:
+        return { badInput: `${step.op} is not a guest operation` };
+    }
+    r = this.autoAnswer(vcpu, r);
+    const out: OpOutcome = { exit: r.exit };
+    if (r.ret < 0) out.error = errnoOf(r.ret);
+    if (r.data !== undefined) out.data = r.data;
+    if (r.hypercallRet !== undefined) out.value = { ret: hex64(r.hypercallRet) };
+    return out;
+  }
+
+  /**
+   * vm.autoConvert: answer KVM_HC_MAP_GPA_RANGE exits as the selftests' VMM does —
+   * KVM_SET_MEMORY_ATTRIBUTES over [args[0], args[0] + args[1] pages) with PRIVATE iff the
+   * ENCRYPTED attribute is set, then KVM_RUN again with ret 0 (or the errno on failure).
+   */
+  private autoAnswer(vcpu: Vcpu, first: RunResult): RunResult {
+    let r = first;
+    const kvm = this.kvm;
+    if (kvm === null || !this.plan.vm.autoConvert) return r;
+    for (let n = 0; n < MAX_AUTO_EXITS; n++) {
+      const exit = r.exit;
+      if (exit === null || exit.reason !== KVM_EXIT_HYPERCALL || exit.nr !== KVM_HC_MAP_GPA_RANGE)
+        return r;
+      const [gpa, npages, attrs] = exit.args;
+      const set = kvm.setMemoryAttributes({
+        address: gpa,
+        size: npages * PAGE_SIZE,
+        attributes: (attrs & KVM_MAP_GPA_RANGE_ENCRYPTED) !== 0 ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+      });
+      r = vcpu.resume(set.ok ? 0 : -set.errno);
+    }
+    return r;
+  }
+
+  // ---- check ---------------------------------------------------------------------------------
+
+  private check(kvm: Kvm, c: OpArgsMap['check']): { ok: boolean; detail: string } {
+    switch (c.kind) {
+      case 'invariants': {
+        const before = this.stepViolations;
+        this.checkInvariants();
+        const found = this.stepViolations - before;
+        return { ok: found === 0, detail: `invariant checker found ${found} violation(s)` };
+      }
+      case 'mrtd':
+        return { ok: false, detail: 'MRTD is not modelled by @kvmx/kvm-x86 yet' };
+      case 'mapping': {
+        if (c.root !== 'direct' && c.root !== 'mirror') {
+          return { ok: false, detail: `check root: ${c.root} is not modelled yet` };
+        }
+        const gfn = canonicalGfn(kvm, c.gpa);
+        const root = c.root === 'direct' ? kvm.mmu.directRoot : kvm.mmu.mirrorRoot;
+        const leaf = root === null ? null : kvm.mmu.lookup(root, gfn);
+        const what = `${c.root} root, gfn ${hex(gfn)}`;
+        const found =
+          leaf === null ? 'not mapped' : `mapped at level ${leaf.level} to pfn ${hex(leaf.pfn)}`;
+        if ((leaf !== null) !== c.mapped) {
+          return {
+            ok: false,
+            detail: `${what}: ${found}, expected ${c.mapped ? 'mapped' : 'not mapped'}`,
+          };
+        }
+        if (leaf !== null && c.level !== undefined && leaf.level !== c.level) {
+          return { ok: false, detail: `${what}: ${found}, expected level ${c.level}` };
+        }
+        return { ok: true, detail: `${what}: ${found}` };
+      }
+    }
+  }
+
+  // ---- expectations ---------------------------------------------------------------------------
+
+  private checks(step: Step, expect: Expect, out: OpOutcome): Check[] {
+    const checks: Check[] = [];
+    const isGuest = out.exit !== undefined;
+    if (out.check !== undefined) checks.push({ what: 'check', ...out.check });
+    if (expect.exit !== undefined) checks.push(checkExit(expect, out));
+    if (expect.error !== undefined) {
+      const ok = out.error === expect.error;
+      checks.push({
+        what: 'error',
+        ok,
+        detail: ok
+          ? `failed with ${expect.error}`
+          : `${out.error === undefined ? 'succeeded' : `failed with ${out.error}`}, expected ${expect.error}`,
+      });
+    } else if (out.error !== undefined && !(isGuest && out.exit !== null)) {
+      // A failure nobody expected fails the run: a host operation (or KVM_RUN) that must
+      // succeed says so by having no `expect.error`.
+      checks.push({
+        what: 'error',
+        ok: false,
+        detail: `${step.op} failed with ${out.error} (no expect.error)`,
+      });
+    }
+    if (expect.bytes !== undefined) checks.push(checkBytes(expect.bytes, out.data));
+    if (expect.status !== undefined) {
+      const ok = out.status === expect.status;
+      checks.push({
+        what: 'status',
+        ok,
+        detail: ok ? expect.status : `${out.status ?? 'no TDX status'}, expected ${expect.status}`,
+      });
+    }
+    if (expect.seamcalls !== undefined) {
+      const got = this.stepSeamcalls;
+      const ok =
+        got.length === expect.seamcalls.length && got.every((l, i) => l === expect.seamcalls?.[i]);
+      checks.push({
+        what: 'seamcalls',
+        ok,
+        detail: ok
+          ? `[${got.join(', ')}]`
+          : `[${got.join(', ')}], expected [${expect.seamcalls.join(', ')}]`,
+      });
+    }
+    const violated = this.stepViolations > 0;
+    if (expect.violation === true) {
+      checks.push({
+        what: 'violation',
+        ok: violated,
+        detail: violated
+          ? `${this.stepViolations} invariant violation(s), as expected`
+          : 'no invariant violation, expected one',
+      });
+    } else if (violated && (this.plan.invariants || step.op === 'check')) {
+      checks.push({
+        what: 'invariants',
+        ok: false,
+        detail: `${this.stepViolations} invariant violation(s)`,
+      });
+    }
+    return checks;
+  }
+}
+
+function fromResult(r: KvmResult<unknown>): OpOutcome {
+  return r.ok ? {} : { error: r.error };
+}
+
+function accessOptions(a: { private?: boolean }): { private?: boolean } {
+  return a.private === undefined ? {} : { private: a.private };
+}
+
+/** A u64 register value as the signed number the facade takes (-22 for 2^64 − 22). */
+function signed64(v: bigint): number {
+  return Number(v >= 1n << 63n ? v - (1n << 64n) : v);
+}
+
+function hex64(n: number): string {
+  return n < 0 ? `0x${((1n << 64n) + BigInt(n)).toString(16)}` : hex(n);
+}
+
+/** The errno name of a negative return, as the facade names it. */
+function errnoOf(ret: number): string {
+  const r = fail(ret);
+  return r.ok ? `E${-ret}` : r.error;
+}
+
+function checkExit(expect: Expect, out: OpOutcome): Check {
+  const want = expect.exit;
+  if (want === undefined) return { what: 'exit', ok: true, detail: '' };
+  const exit = out.exit ?? null;
+  const got = exit === null ? 'none' : exitReasonName(exit);
+  const gotFields = exit === null ? {} : exitFields(exit);
+  const describe = (reason: string, f: Record<string, string | readonly string[]>) =>
+    [
+      reason,
+      ...Object.entries(f).map(([k, v]) => `${k} ${Array.isArray(v) ? `[${v.join(', ')}]` : v}`),
+    ].join(' ');
+  const wantFields: Record<string, string | readonly string[]> = {};
+  if (want.gpa !== undefined) wantFields.gpa = hex(want.gpa);
+  if (want.size !== undefined) wantFields.size = hex(want.size);
+  if (want.flags !== undefined) wantFields.flags = hex(want.flags);
+  if (want.nr !== undefined) wantFields.nr = `0x${want.nr.toString(16)}`;
+  if (want.args !== undefined) wantFields.args = want.args.map((a) => `0x${a.toString(16)}`);
+  let ok = got === want.reason;
+  for (const [k, v] of Object.entries(wantFields)) {
+    const g = gotFields[k];
+    if (Array.isArray(v)) {
+      ok &&= Array.isArray(g) && v.length <= g.length && v.every((x, i) => g[i] === x);
+    } else ok &&= g === v;
+  }
+  return {
+    what: 'exit',
+    ok,
+    detail: ok
+      ? describe(got, gotFields)
+      : `${describe(got, gotFields)}, expected ${describe(want.reason, wantFields)}`,
+  };
+}
+
+function checkBytes(want: number, data: Uint8Array | undefined): Check {
+  if (data === undefined) {
+    return { what: 'bytes', ok: false, detail: `nothing was read, expected bytes ${hex(want)}` };
+  }
+  const bad = data.findIndex((b) => b !== want);
+  if (bad < 0) return { what: 'bytes', ok: true, detail: `${data.length} bytes of ${hex(want)}` };
+  return {
+    what: 'bytes',
+    ok: false,
+    detail: `byte ${bad} of ${data.length} is ${hex(data[bad] ?? 0)}, expected ${hex(want)}`,
+  };
+}
+
+/** A summary of bytes for the result event: `0xaa x 4096` or `mixed, first 0x00`. */
+function bytesSummary(data: Uint8Array): string {
+  const first = data[0] ?? 0;
+  const uniform = data.every((b) => b === first);
+  return uniform
+    ? `${hex(first)} x ${data.length}`
+    : `mixed (${data.length} bytes, first ${hex(first)})`;
+}
+
+function resultEvent(step: Step, out: OpOutcome): ResultEvent {
+  return {
+    type: 'result',
+    index: step.index,
+    ...(out.error !== undefined ? { error: out.error } : {}),
+    ...(out.status !== undefined ? { status: out.status } : {}),
+    ...(out.exit !== undefined
+      ? { exit: out.exit === null ? 'none' : exitReasonName(out.exit) }
+      : {}),
+    ...(out.data !== undefined ? { bytes: bytesSummary(out.data) } : {}),
+    ...(out.value !== undefined ? { value: out.value } : {}),
+  };
+}
+
+/** A step's arguments for its event: addresses and sizes as hex, small numbers as numbers. */
+export function argsJson(step: Step): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  const small = new Set(['slot', 'vcpu', 'level']);
+  for (const [k, v] of Object.entries(step.args as Record<string, unknown>)) {
+    if (v === undefined || (step.op === 'check' && k === 'kind')) continue;
+    if (typeof v === 'bigint') out[k] = `0x${v.toString(16)}`;
+    else if (typeof v === 'number') out[k] = small.has(k) ? v : hex(v);
+    else if (typeof v === 'boolean' || typeof v === 'string') out[k] = v;
+    else if (v === null) out[k] = false;
+    else if (typeof v === 'object' && k === 'guestMemfd') {
+      const g = v as { offset: number; id?: number; size?: number };
+      out.guestMemfd = true;
+      if (g.offset !== 0) out.gmemOffset = hex(g.offset);
+      if (g.id !== undefined) out.gmemId = g.id;
+      if (g.size !== undefined) out.gmemSize = hex(g.size);
+    }
+  }
+  return out;
+}
