@@ -19,6 +19,7 @@ import {
 import { buildPscBuffers, VMGEXIT_PSC_OP_PRIVATE } from './psc-buffer.js';
 import { RMP_ACCESS_OK, RMP_ACCESS_VC } from './rmp.js';
 import type { NptMapping } from './rmp-invariant.js';
+import { KVM_SEV_SNP_PAGE_TYPE_NORMAL } from './sev-guest.js';
 import { SevOps, sevHost } from './sev-ops.js';
 
 function context(events: VendorEvent[] = []): VendorContext {
@@ -197,6 +198,52 @@ describe('SNP conversion, vendor side (selftests B.7a)', () => {
     expect(ops.vcpu(0).pending).toBe('psc');
     expect(ops.completePsc(0, 0)).toEqual({ kind: 'done', exitInfo2: 0 });
     expect(ops.vcpu(0).pending).toBe(null);
+  });
+
+  it('a page that starts private (B.7b): launched, rescinded, shared, private again', () => {
+    const ops = snpVm();
+    const gfn = 0x30;
+    let gmemPfn = 0x100030;
+    const prepared = new Set<number>();
+    const privateGfns = new Set([gfn]);
+    const r = ops.snpLaunchUpdate(
+      { gfnStart: gfn, len: 0x1000, type: KVM_SEV_SNP_PAGE_TYPE_NORMAL },
+      {
+        slotCanBePrivate: () => true,
+        slotPagesFrom: () => 16,
+        memIsPrivate: (g) => privateGfns.has(g),
+        gmemGetPfn: (g) => ({ pfn: gmemPfn + (g - gfn), prepared: prepared.has(g) }),
+        copySource: () => {},
+        zeroPage: () => {},
+        markPrepared: (g) => prepared.add(g),
+      },
+    );
+    expect(r.ret).toBe(0);
+    expect(ops.snpLaunchFinish([0x100fff]).ret).toBe(0);
+    const gpa = gfn * 4096;
+    // Launched pages are already validated: the guest uses them at once.
+    expect(ops.checkGuestAccess(gpa, gmemPfn, PG_LEVEL_4K, { enc: true, write: true })).toBe(
+      RMP_ACCESS_OK,
+    );
+    expect(ops.rmpView(gpa, gmemPfn)).toEqual({ mapped: true, level: 1, state: 'validated' });
+    // Rescind, PSC(SHARED), VMM converts and punches the hole.
+    expect(ops.pvalidate(gpa, gmemPfn, PG_LEVEL_4K, false)).toMatchObject({ rc: 0, cf: false });
+    expect(ops.vmgexitMsr(0, ghcbMsrPscReq(gfn, SNP_PAGE_STATE_SHARED))).toMatchObject({
+      args: [gpa, 1, 0],
+    });
+    ops.completePscMsr(0, 0);
+    privateGfns.delete(gfn);
+    ops.gmemInvalidate(gmemPfn, gmemPfn + 1);
+    expect(ops.rmpView(gpa, gmemPfn)).toEqual({ mapped: false, level: 1, state: 'shared' });
+    // PSC(PRIVATE): a new guest_memfd page is prepared on the next private fault.
+    expect(ops.vmgexitMsr(0, ghcbMsrPscReq(gfn, SNP_PAGE_STATE_PRIVATE))).toMatchObject({
+      args: [gpa, 1, 0x10],
+    });
+    ops.completePscMsr(0, 0);
+    gmemPfn = 0x100040;
+    expect(ops.gmemPrepare(gmemPfn, gfn, 0)).toBe(0);
+    expect(ops.pvalidate(gpa, gmemPfn, PG_LEVEL_4K, true)).toMatchObject({ rc: 0, cf: false });
+    expect(ops.checkRmp([{ gfn, level: PG_LEVEL_4K, pfn: gmemPfn, private: true }])).toEqual([]);
   });
 
   it('LAUNCH_FINISH allows pre-faulting', () => {
