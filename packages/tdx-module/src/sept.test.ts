@@ -176,11 +176,13 @@ describe('BLOCK → TRACK → REMOVE and the TLB epochs', () => {
     const { mod, tdr } = f;
     mapped(f, GPA);
     expect(fmt(mod.memPageRemove(tdr, GPA, 0))).toBe('TDX_GPA_RANGE_NOT_BLOCKED|RCX');
+    expect(mod.out.get(2)).toBe(0x0200); // level 0, PENDING
     expectOk(mod.memRangeBlock(tdr, GPA, 0));
     expect(mod.septEntry(tdr, GPA)?.state).toBe('PENDING_BLOCKED');
     expect(fmt(mod.memRangeBlock(tdr, GPA, 0))).toBe('TDX_GPA_RANGE_ALREADY_BLOCKED|RCX');
     expect(fmt(mod.memPageRemove(tdr, GPA, 0))).toBe('TDX_TLB_TRACKING_NOT_DONE|RCX');
     expect(fmt(mod.memRangeUnblock(tdr, GPA, 0))).toBe('TDX_TLB_TRACKING_NOT_DONE|SEPT_TREE');
+    expect(mod.out.get(1)).toBe(0); // no entry details for tracking failures
     expectOk(mod.memTrack(tdr));
     expectOk(mod.memPageRemove(tdr, GPA, 0));
     expect(fmt(mod.memPageRemove(tdr, GPA, 0))).toBe('TDX_EPT_ENTRY_STATE_INCORRECT|RCX');
@@ -248,6 +250,7 @@ describe('BLOCK → TRACK → REMOVE and the TLB epochs', () => {
     expect(fmt(mod.memSeptRemove(tdr, GPA, 1))).toBe('TDX_TLB_TRACKING_NOT_DONE|RCX');
     expectOk(mod.memTrack(tdr));
     expect(fmt(mod.memSeptRemove(tdr, GPA, 1))).toBe('TDX_EPT_PAGE_NOT_FREE|RCX');
+    expect(mod.out.get(2)).toBe(0x8101); // details of the parent: level 1, NL_BLOCKED
     expectOk(mod.memRangeUnblock(tdr, GPA, 1));
     expectOk(mod.memRangeBlock(tdr, GPA, 0));
     expectOk(mod.memTrack(tdr));

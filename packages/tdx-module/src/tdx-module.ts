@@ -1631,7 +1631,11 @@ export class TdxModule {
       ? this.pamt.bepoch(pfn, this.level)
       : this.pamt.bepoch(pfn, PT_4KB);
     if (this.trackingRequired(td, state) && !this.isTlbTracked(td, bepoch)) {
-      return this.e(St.TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_SEPT_TREE);
+      // 1.5 names the S-EPT tree; the 2.0-era module (is_tlb_and_iotlb_tracked) names RCX.
+      return this.e(
+        St.TDX_TLB_TRACKING_NOT_DONE,
+        this.version === '1.5' ? OPERAND_ID_SEPT_TREE : OPERAND_ID_RCX,
+      );
     }
     const next =
       state === SeptState.NL_BLOCKED
@@ -1644,9 +1648,12 @@ export class TdxModule {
   }
 
   /** The blocked-and-tracked gate of REMOVE-like leaves for the walked entry. */
-  private removeGate(td: Td, state: number, bepoch: number): number {
+  private removeGate(r: SeamRegs, td: Td, state: number, bepoch: number): number {
     if (!this.trackingRequired(td, state)) return 0;
-    if (!isAnyBlocked(state)) return this.e(St.TDX_GPA_RANGE_NOT_BLOCKED, OPERAND_ID_RCX);
+    if (!isAnyBlocked(state)) {
+      this.septDetails(r);
+      return this.e(St.TDX_GPA_RANGE_NOT_BLOCKED, OPERAND_ID_RCX);
+    }
     if (!this.isTlbTracked(td, bepoch)) return this.e(St.TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_RCX);
     return 0;
   }
@@ -1665,7 +1672,7 @@ export class TdxModule {
     if (this.locks.size !== 0 && this.busy(`page:${pfn * 4096}`, 'exclusive')) {
       return this.e(St.TDX_OPERAND_BUSY, OPERAND_ID_RCX);
     }
-    const gate = this.removeGate(td, state, this.pamt.bepoch(pfn, size));
+    const gate = this.removeGate(r, td, state, this.pamt.bepoch(pfn, size));
     if (gate !== 0) return gate;
     this.setEntry(SEPT_FREE_LO, SEPT_FREE_HI);
     td.chldcnt -= 512 ** size;
@@ -1684,13 +1691,18 @@ export class TdxModule {
     if (pre !== 0) return pre;
     const state = septStateOf(this.wLo, this.wHi);
     const child = septEntryPfn(this.wLo, this.wHi);
-    const gate = this.removeGate(td, state, this.pamt.bepoch(child, PT_4KB));
+    if (this.locks.size !== 0 && this.busy(`page:${child * 4096}`, 'exclusive')) {
+      return this.e(St.TDX_OPERAND_BUSY, OPERAND_ID_RCX);
+    }
+    const gate = this.removeGate(r, td, state, this.pamt.bepoch(child, PT_4KB));
     if (gate !== 0) return gate;
     for (let i = 0; i < 512; i++) {
       const lo = this.pool.readLo(child, i) >>> 0;
       const hi = this.pool.readHi(child, i) >>> 0;
-      if (septStateOf(lo, hi) !== SeptState.FREE)
+      if (septStateOf(lo, hi) !== SeptState.FREE) {
+        this.septDetails(r);
         return this.e(St.TDX_EPT_PAGE_NOT_FREE, OPERAND_ID_RCX);
+      }
     }
     this.setEntry(SEPT_FREE_LO, SEPT_FREE_HI);
     td.chldcnt--;
@@ -1712,7 +1724,7 @@ export class TdxModule {
     const state = septStateOf(this.wLo, this.wHi);
     const pfn = septEntryPfn(this.wLo, this.wHi);
     const size = this.level;
-    const gate = this.removeGate(td, state, this.pamt.bepoch(pfn, size));
+    const gate = this.removeGate(r, td, state, this.pamt.bepoch(pfn, size));
     if (gate !== 0) return gate;
     const regs8 = this.scratch.setWord(REG_R8, nlo, nhi);
     {
@@ -1756,7 +1768,7 @@ export class TdxModule {
     if (pre !== 0) return pre;
     const state = septStateOf(this.wLo, this.wHi);
     const table = septEntryPfn(this.wLo, this.wHi);
-    const gate = this.removeGate(td, state, this.pamt.bepoch(table, PT_4KB));
+    const gate = this.removeGate(r, td, state, this.pamt.bepoch(table, PT_4KB));
     if (gate !== 0) return gate;
     // is_sept_page_valid_for_merge: uniform MAPPED-or-PENDING leaves, contiguous, aligned.
     const size = this.level;
