@@ -1,8 +1,39 @@
+export {
+  E2BIG,
+  EAGAIN,
+  EBADF,
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EINTR,
+  EINVAL,
+  EIO,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  ENOSYS,
+  EOPNOTSUPP,
+  EPERM,
+  errnoByName,
+  errnoName,
+  KVM_HC_MAP_GPA_RANGE,
+  KVM_MAP_GPA_RANGE_DECRYPTED,
+  KVM_MAP_GPA_RANGE_ENCRYPTED,
+  PFERR_PRIVATE_ACCESS,
+  PFERR_WRITE_MASK,
+} from '@kvmx/vendor-ops';
 export { type AttributeInterval, MemoryAttributes } from './attributes.js';
 export type { EventBus, KvmEvent, KvmEventListener, RootKind } from './events.js';
 export { exitFields, exitReasonName, type KvmExit } from './exit.js';
 export { type FaultOutcome, kvmMmuDoPageFault } from './fault.js';
 export { type GmemBinding, GuestMemfd } from './gmem.js';
+export {
+  checkAndReport,
+  checkInvariants,
+  INVARIANTS,
+  rootLeaves,
+  type Violation,
+} from './invariants.js';
 export {
   type CreateVmOptions,
   HOST_MAXPHYADDR,

@@ -64,6 +64,11 @@ export class VmmMemory {
     return this.pages.get(hvaPage);
   }
 
+  /** Every frame the VMM's memory holds. */
+  frames(): IterableIterator<number> {
+    return this.pages.values();
+  }
+
   /** host_pfn_mapping_level(): 2 (2M) for a huge-page-backed chunk, else 1 (4K). */
   hostMappingLevel(hvaPage: number): number {
     return this.hugeChunks.has(Math.floor(hvaPage / HPAGE_PAGES)) ? 2 : 1;
