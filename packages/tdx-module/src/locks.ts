@@ -66,11 +66,8 @@ interface LockState {
 
 export class LockTable {
   private readonly held = new Map<string, LockState>();
-
-  /** Number of held locks; zero means every try-lock succeeds. */
-  get size(): number {
-    return this.held.size;
-  }
+  /** Number of held resources; zero means every try-lock succeeds (a field: read per leaf). */
+  size = 0;
 
   hold(resource: LockResource, mode: LockMode): HeldLock | null {
     const key = lockKey(resource);
@@ -79,6 +76,7 @@ export class LockTable {
     if (mode === 'exclusive') st.exclusive = true;
     else st.shared++;
     this.held.set(key, st);
+    this.size = this.held.size;
     let released = false;
     return {
       resource,
@@ -91,6 +89,7 @@ export class LockTable {
         if (mode === 'exclusive') cur.exclusive = false;
         else cur.shared--;
         if (!cur.exclusive && cur.shared === 0) this.held.delete(key);
+        this.size = this.held.size;
       },
     };
   }

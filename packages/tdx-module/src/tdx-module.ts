@@ -14,8 +14,8 @@
 // as the SEAMCALL instruction does. The typed wrappers use a private register file and return the
 // status; their outputs are in `out`.
 
-import { alignDown, type PgLevel } from '@kvmx/address';
-import { FrameOwner, type FramePool, PagingTree, WalkPath } from '@kvmx/paging';
+import type { PgLevel } from '@kvmx/address';
+import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
 import type { ModuleVersion } from './leaf.js';
 import * as L from './leaf.js';
 import {
@@ -201,6 +201,10 @@ export interface MapGpaRequest {
 // Fields TDH.MNG.RD / TDH.VP.RD return (the model's kept subset; ids from Linux
 // arch/x86/kvm/vmx/tdx_arch.h and arch/x86/virt/vmx/tdx/tdx_global_metadata.c, UNVERIFIED beyond
 // these names).
+/** Bytes and 4K pages covered by one entry at module level 0..4. */
+const LEVEL_BYTES = [2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+const LEVEL_PAGES = [1, 2 ** 9, 2 ** 18, 2 ** 27, 2 ** 36];
+
 /** The walk descends only through NL_MAPPED entries (RWX != 0, non-leaf). */
 function isSeptWalkable(lo: number, hi: number): boolean {
   return septStateOf(lo >>> 0, hi >>> 0) === SeptState.NL_MAPPED;
@@ -641,7 +645,7 @@ export class TdxModule {
 
   /** check_and_walk_private_gpa's address part: aligned, shared bit clear, within GPAW. */
   private privateGpa(td: Td, gpa: number, level: number): boolean {
-    const size = 2 ** (12 + 9 * level);
+    const size = LEVEL_BYTES[level] as number;
     if (gpa % size !== 0) return false;
     // GPAW 48: bits 51:47 must be clear (47 is the shared bit); GPAW 52: bit 51 (shared) clear.
     const limit = td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
@@ -659,23 +663,34 @@ export class TdxModule {
    * either way wPfn/wIdx/wLevel/wLo/wHi describe the entry where the walk ended.
    */
   private septWalk(td: Td, gpa: number, level: number): boolean {
+    // Reads the tree's tables in place (tableBase/childBase of the PagingTree); the tree's own
+    // walk() would record a path the module does not need on its hottest leaves.
     const tree = td.sept as PagingTree;
-    const p = this.path;
-    // The tree's levels are KVM's (1 = 4K entries); the module's are one lower.
-    const stop = tree.walk(Math.floor(gpa / 4096), p, isSeptWalkable);
-    const k = level + 1;
-    const reached = stop <= k;
-    const at = reached ? k : stop;
-    this.wPfn = p.table[at] as number;
-    this.wIdx = p.index[at] as number;
-    this.wLevel = at - 1;
-    this.wLo = (p.lo[at] as number) >>> 0;
-    this.wHi = (p.hi[at] as number) >>> 0;
-    this.wGfn = alignDown(Math.floor(gpa / 4096), 2 ** (9 * (at - 1)));
-    this.wTd = td;
-    return reached;
+    const store = this.pool.store;
+    const gfn = Math.floor(gpa / 4096);
+    let table = tree.root;
+    let base = tree.tableBase(table);
+    let l = td.septRootLevel;
+    for (;;) {
+      const idx = Math.floor(gfn / (LEVEL_PAGES[l] as number)) & 511;
+      const w = base + 2 * idx;
+      const lo = (store[w] as number) >>> 0;
+      const hi = (store[w + 1] as number) >>> 0;
+      this.wPfn = table;
+      this.wIdx = idx;
+      this.wLevel = l;
+      this.wLo = lo;
+      this.wHi = hi;
+      this.wGfn = gfn - (gfn % (LEVEL_PAGES[l] as number));
+      this.wTd = td;
+      if (l === level) return true;
+      if (septStateOf(lo, hi) !== SeptState.NL_MAPPED) return false;
+      table = septEntryPfn(lo, hi);
+      base = tree.childBase(lo, hi);
+      if (base === 0) return false;
+      l--;
+    }
   }
-  private readonly path = new WalkPath();
   private wGfn = 0;
   private wTd: Td | null = null;
 
