@@ -267,7 +267,7 @@ describe('private_mem_conversions_test (sw_protected)', () => {
       must(h.kvm.gmemClose(h.gmem));
       expect(h.kvm.destroyed).toBe(true);
       expect(h.kvm.pool.countOwnedBy(4 /* GUEST_MEMFD */)).toBe(0);
-    });
+    }, 60_000);
   }
 });
 

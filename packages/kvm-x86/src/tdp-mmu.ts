@@ -104,8 +104,6 @@ export interface TdpMmuOptions {
   readonly bug: (message: string) => void;
 }
 
-const TWO32 = 2 ** 32;
-
 export class TdpMmu {
   readonly pool: FramePool;
   readonly ops: KvmX86Ops;
@@ -295,8 +293,6 @@ export class TdpMmu {
     if (present && isLastSpte(lo, sp.level) && (!fault.write || (lo & 0x2) !== 0)) {
       return RET_PF_SPURIOUS;
     }
-    const pfnBase = fault.mmio ? 0 : 0;
-    void pfnBase;
     const newLo = fault.leafLo | 0;
     const newHi = fault.leafHi | 0;
     if (newLo === lo && newHi === (hi | 0)) return RET_PF_SPURIOUS;
@@ -362,7 +358,7 @@ export class TdpMmu {
     } else {
       if (!this.cmpxchg(sp, i, oldLo, oldHi, newLo, newHi)) return -EBUSY;
     }
-    this.handleChangedSpte(sp.isMirror, gfn, oldLo, oldHi, newLo, newHi, sp.level, true);
+    this.handleChangedSpte(gfn, oldLo, oldHi, newLo, newHi, sp.level, true);
     return 0;
   }
 
@@ -416,7 +412,7 @@ export class TdpMmu {
     }
     const gfn = this.entryGfn(sp, i);
     this.writeSpte(sp, i, newLo, newHi);
-    this.handleChangedSpte(sp.isMirror, gfn, oldLo, oldHi, newLo, newHi, sp.level, false);
+    this.handleChangedSpte(gfn, oldLo, oldHi, newLo, newHi, sp.level, false);
     if (sp.isMirror) {
       if (isShadowPresentPte(newLo)) this.bug('non-atomic present write to a mirror SPTE');
       this.removeExternalSpte(gfn, oldLo, oldHi, sp.level);
@@ -438,7 +434,6 @@ export class TdpMmu {
    * different PFN is fatal (BUG()); a removed non-leaf recurses into handle_removed_pt().
    */
   private handleChangedSpte(
-    mirror: boolean,
     gfn: number,
     oldLo: number,
     oldHi: number,
@@ -462,10 +457,8 @@ export class TdpMmu {
     }
     if (wasPresent && !wasLeaf && (isLeaf || !isPresent || pfnChanged)) {
       const child = this.sps.get(oldPfn);
-      // A leaf replacing a non-leaf whose child is ours: the split path re-links, not this.
       if (child !== undefined) this.handleRemovedPt(child, shared);
     }
-    void mirror;
   }
 
   /**
@@ -481,16 +474,7 @@ export class TdpMmu {
       const oldHi = this.hi(sp, i);
       if (!shared && !isShadowPresentPte(oldLo)) continue;
       this.writeSpte(sp, i, FROZEN_SPTE_LO, FROZEN_SPTE_HI);
-      this.handleChangedSpte(
-        sp.isMirror,
-        gfn,
-        oldLo,
-        oldHi,
-        FROZEN_SPTE_LO,
-        FROZEN_SPTE_HI,
-        sp.level,
-        shared,
-      );
+      this.handleChangedSpte(gfn, oldLo, oldHi, FROZEN_SPTE_LO, FROZEN_SPTE_HI, sp.level, shared);
       if (sp.isMirror) {
         if (shared) this.bug('handle_removed_pt: mirror table removed under read mmu_lock');
         this.removeExternalSpte(gfn, oldLo, oldHi, sp.level);
@@ -522,10 +506,9 @@ export class TdpMmu {
     let flush = false;
     const visit = (sp: ShadowPage) => {
       const n = pagesPerHpage(sp.level);
-      const bits = this.rootBits(root);
-      const first = sp.baseGfn;
       for (let i = 0; i < 512; i++) {
-        const gfn = first + i * n;
+        if (!this.reachable(root, sp, i)) continue;
+        const gfn = this.entryGfn(sp, i);
         if (gfn + n <= start || gfn >= end) continue;
         const lo = this.lo(sp, i);
         if (!isShadowPresentPte(lo)) continue;
@@ -537,7 +520,6 @@ export class TdpMmu {
         const child = this.sps.get(spteToPfn(lo, this.hi(sp, i)));
         if (child !== undefined) visit(child);
       }
-      void bits;
     };
     visit(root);
     return flush && !root.invalid;
@@ -607,9 +589,22 @@ export class TdpMmu {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  /** The alias-free GFN an entry maps. */
+  /**
+   * The alias-free GFN an entry maps (tdp_iter's iter->gfn). Only the root of a direct tree
+   * with gfn bits is indexed with them (the bit falls in the root's index), so its entries'
+   * GFNs have the bits stripped; tables below are indexed by alias-free GFNs already.
+   */
   entryGfn(sp: ShadowPage, i: number): number {
-    return sp.baseGfn + i * pagesPerHpage(sp.level);
+    const g = sp.baseGfn + i * pagesPerHpage(sp.level);
+    const bits = sp === this.directRoot ? this.ops.arch.gfnDirectBits : 0;
+    return bits !== 0 && hasGfnBits(g, bits) ? g - bits : g;
+  }
+
+  /** A root entry a range walk with the root's gfn bits can reach (its index has the bits). */
+  private reachable(root: ShadowPage, sp: ShadowPage, i: number): boolean {
+    if (sp !== root) return true;
+    const bits = this.rootBits(root);
+    return bits === 0 || hasGfnBits(sp.baseGfn + i * pagesPerHpage(sp.level), bits);
   }
 
   private alignGfn(gfn: number, level: PgLevel): number {
@@ -689,9 +684,12 @@ export class TdpMmu {
   }
 }
 
+/** True when every bit of the single-bit mask `bits` is set in `gfn` (no 32-bit ops). */
+function hasGfnBits(gfn: number, bits: number): boolean {
+  return Math.floor(gfn / bits) % 2 === 1;
+}
+
 /** A 64-bit SPTE as hex, for messages. */
 export function spteHex(lo: number, hi: number): string {
   return word64Hex({ lo: lo >>> 0, hi: hi >>> 0 });
 }
-
-export { TWO32 as _TWO32 };
