@@ -15,7 +15,7 @@ function badInput(text: string): string {
   expect(m).toMatch(/^evil\.yaml:\d+:\d+: \S/);
   expect(m).not.toContain('\n');
   // Not a performance target: a guard that hostile input is refused, not chewed on.
-  expect(elapsed).toBeLessThan(5000);
+  expect(elapsed).toBeLessThan(30_000);
   return m;
 }
 
@@ -76,7 +76,7 @@ describe('hostile input: exit-2 material, one message, never a crash or a hang',
     expect(badInput(big)).toContain('a scenario file is at most');
   });
 
-  it('a billion-laughs alias bomb', () => {
+  it('a billion-laughs alias bomb', { timeout: 60_000 }, () => {
     const lines = ['a: &a [1,1,1,1,1,1,1,1,1,1]'];
     for (const [x, y] of [
       ['b', 'a'],
@@ -130,7 +130,7 @@ describe('hostile input: exit-2 material, one message, never a crash or a hang',
     expect(badInput('name: a\n---\nname: b\n')).toContain('bad YAML');
   });
 
-  it('never throws on arbitrary text', () => {
+  it('never throws on arbitrary text', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (text) => {
         const r = parseScenario(text, 'f');
@@ -140,7 +140,7 @@ describe('hostile input: exit-2 material, one message, never a crash or a hang',
     );
   });
 
-  it('never throws on mutations of a valid scenario', () => {
+  it('never throws on mutations of a valid scenario', { timeout: 60_000 }, () => {
     const valid =
       'name: t\nvm: {type: tdx, vcpus: 2}\nsteps:\n  - memslot: {slot: 0, gpa: 0x80000000, size: 2MiB, guestMemfd: true}\n  - write: {gpa: 0x80000000, size: 4KiB, byte: 0xaa, private: true}\n    expect: {exit: none}\n';
     fc.assert(

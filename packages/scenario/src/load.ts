@@ -17,7 +17,7 @@ export const MAX_SCENARIO_TEXT = 1 << 20;
 /** Deepest nesting of mappings and sequences accepted. */
 export const MAX_NESTING = 64;
 /** Most values a file may expand to, counting each alias expansion in full. */
-export const MAX_VALUES = 200_000;
+export const MAX_VALUES = 50_000;
 
 /** Where each value came from, keyed by its JSON path. */
 export interface SourceMap {
@@ -78,7 +78,7 @@ export function loadScenarioText(text: string, file: string): Result<Loaded> {
   const walker = new Walker(doc, spots, keySpots);
   let value: unknown;
   try {
-    value = walker.value(doc.contents, [], 0);
+    value = walker.value(doc.contents, '', 0);
   } catch (e) {
     if (e instanceof LoadError) {
       return { ok: false, error: diagnostic(file, lines.linePos(e.offset), e.message) };
@@ -107,8 +107,15 @@ export function loadScenarioText(text: string, file: string): Result<Loaded> {
   return { ok: true, value: { value, map } };
 }
 
+/** A map key for a path; built incrementally by the walker (see `childKey`). */
 function pathKey(path: readonly PropertyKey[]): string {
-  return JSON.stringify(path.map((p) => (typeof p === 'number' ? p : String(p))));
+  let key = '';
+  for (const p of path) key = childKey(key, p);
+  return key;
+}
+
+function childKey(parent: string, segment: PropertyKey): string {
+  return `${parent}\u0000${typeof segment === 'number' ? `#${segment}` : String(segment)}`;
 }
 
 function yamlMessage(message: string, code: string): string {
@@ -126,7 +133,7 @@ class Walker {
     private readonly keySpots: Map<string, number>,
   ) {}
 
-  value(node: unknown, path: PropertyKey[], depth: number): unknown {
+  value(node: unknown, key: string, depth: number): unknown {
     if (++this.count > MAX_VALUES) {
       throw new LoadError(
         offsetOf(node),
@@ -138,7 +145,7 @@ class Walker {
       throw new LoadError(offsetOf(node), `nesting deeper than ${MAX_NESTING} levels`);
     }
     const start = offsetOf(node);
-    this.spots.set(pathKey(path), start);
+    this.spots.set(key, start);
     if (isAlias(node)) {
       const target = node.resolve(this.doc);
       if (target === undefined) {
@@ -147,8 +154,8 @@ class Walker {
       if (this.active.has(target)) {
         throw new LoadError(start, `alias *${node.source} refers to a node that contains it`);
       }
-      const v = this.value(target, path, depth);
-      this.spots.set(pathKey(path), start);
+      const v = this.value(target, key, depth);
+      this.spots.set(key, start);
       return v;
     }
     const tag = (node as { tag?: string }).tag;
@@ -160,23 +167,23 @@ class Walker {
       this.active.add(node);
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
-        const key = pair.key;
-        if (!isScalar(key) || typeof key.value !== 'string') {
+        const keyNode = pair.key;
+        if (!isScalar(keyNode) || typeof keyNode.value !== 'string') {
           throw new LoadError(
-            key === null ? start : offsetOf(key),
+            keyNode === null ? start : offsetOf(keyNode),
             'a mapping key must be a plain string',
           );
         }
-        const name = key.value;
-        const childPath = [...path, name];
-        this.keySpots.set(pathKey(childPath), offsetOf(key));
+        const name = keyNode.value;
+        const child = childKey(key, name);
+        this.keySpots.set(child, offsetOf(keyNode));
         const valueNode = pair.value;
         if (valueNode === null || valueNode === undefined) {
           // `finalize:` — a key with no value; point at the key.
-          this.spots.set(pathKey(childPath), offsetOf(key));
+          this.spots.set(child, offsetOf(keyNode));
         }
         Object.defineProperty(out, name, {
-          value: this.value(valueNode, childPath, depth + 1),
+          value: this.value(valueNode, child, depth + 1),
           enumerable: true,
           writable: true,
           configurable: true,
@@ -189,7 +196,7 @@ class Walker {
       this.active.add(node);
       const out: unknown[] = [];
       node.items.forEach((item, i) => {
-        out.push(this.value(item, [...path, i], depth + 1));
+        out.push(this.value(item, childKey(key, i), depth + 1));
       });
       this.active.delete(node);
       return out;

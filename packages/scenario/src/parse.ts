@@ -328,6 +328,8 @@ function normalizeArgs(op: OpName, raw: unknown): unknown {
       };
     case 'resume':
       return { ...stripUndefined(a), vcpu: (a.vcpu as number | undefined) ?? 0 };
+    case 'hypercall':
+      return { nr: a.nr, args: a.args ?? [], vcpu: (a.vcpu as number | undefined) ?? 0 };
     default:
       return stripUndefined(a);
   }

@@ -313,6 +313,7 @@ class Runner {
       case 'write':
       case 'read':
       case 'mapGpa':
+      case 'hypercall':
       case 'resume':
         return this.guest(step);
       case 'initMemRegion':
@@ -336,7 +337,9 @@ class Runner {
       if (existing !== undefined) guestMemfd = existing;
       else {
         // KVM_CREATE_GUEST_MEMFD, as the VMM does before binding a slot to it.
-        const size = a.guestMemfd.size ?? a.guestMemfd.offset + a.size;
+        // Default: just large enough for the binding, in whole pages.
+        const size =
+          a.guestMemfd.size ?? Math.ceil((a.guestMemfd.offset + a.size) / PAGE_SIZE) * PAGE_SIZE;
         const r = kvm.createGuestMemfd({ size });
         if (!r.ok) return { error: r.error };
         guestMemfd = r.value;
@@ -394,6 +397,18 @@ class Runner {
       case 'mapGpa':
         r = vcpu.mapGpa(step.args.gpa, step.args.size, step.args.shared);
         break;
+      case 'hypercall': {
+        // Hypercall arguments are registers: 64-bit values the guest puts in RBX, RCX, RDX.
+        const [a0 = 0n, a1 = 0n, a2 = 0n] = step.args.args;
+        const big = [step.args.nr, a0, a1, a2].find((v) => v >= 1n << 53n);
+        if (big !== undefined) {
+          return {
+            badInput: `hypercall values at or above 2^53 are not modelled (0x${big.toString(16)})`,
+          };
+        }
+        r = vcpu.hypercall(Number(step.args.nr), Number(a0), Number(a1), Number(a2));
+        break;
+      }
       case 'resume':
         r = vcpu.resume(step.args.ret === undefined ? 0 : signed64(step.args.ret));
         break;
@@ -635,6 +650,8 @@ export function argsJson(step: Step): Record<string, string | number | boolean |
     if (typeof v === 'bigint') out[k] = `0x${v.toString(16)}`;
     else if (typeof v === 'number') out[k] = small.has(k) ? v : hex(v);
     else if (typeof v === 'boolean' || typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v))
+      out[k] = v.map((x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : String(x))).join(',');
     else if (v === null) out[k] = false;
     else if (typeof v === 'object' && k === 'guestMemfd') {
       const g = v as { offset: number; id?: number; size?: number };

@@ -82,6 +82,7 @@ export interface OpArgsMap {
   read: Range & { readonly private?: boolean; readonly vcpu: number };
   accept: Range & { readonly level: number; readonly vcpu: number };
   mapGpa: Range & { readonly shared: boolean; readonly vcpu: number };
+  hypercall: { readonly nr: bigint; readonly args: readonly bigint[]; readonly vcpu: number };
   pvalidate: Range & { readonly validate: boolean; readonly vcpu: number };
   resume: { readonly ret?: bigint; readonly vcpu: number };
 }

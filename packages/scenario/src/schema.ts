@@ -31,7 +31,15 @@ export const HOST_OPS = [
   'check',
 ] as const;
 /** Guest operations: each one is a KVM_RUN of one vCPU. */
-export const GUEST_OPS = ['write', 'read', 'accept', 'mapGpa', 'pvalidate', 'resume'] as const;
+export const GUEST_OPS = [
+  'write',
+  'read',
+  'accept',
+  'mapGpa',
+  'hypercall',
+  'pvalidate',
+  'resume',
+] as const;
 export const OP_NAMES = [...HOST_OPS, ...GUEST_OPS] as const;
 export type HostOpName = (typeof HOST_OPS)[number];
 export type GuestOpName = (typeof GUEST_OPS)[number];
@@ -216,6 +224,11 @@ export const OP_BODIES = {
     ...vcpu,
   }),
   mapGpa: z.strictObject({ ...range, shared: bool, ...vcpu }),
+  hypercall: z.strictObject({
+    nr: u64Schema('nr'),
+    args: z.array(u64Schema('arg')).max(3).optional(),
+    ...vcpu,
+  }),
   pvalidate: z.strictObject({ ...range, validate: bool.optional(), ...vcpu }),
   resume: z.union(
     [

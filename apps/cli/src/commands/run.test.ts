@@ -183,7 +183,8 @@ describe('examples/', () => {
   });
 
   for (const f of files) {
-    it(`${f} passes under kvmx run --json`, async () => {
+    // Not a performance target: the longest example replays ~600 selftest steps.
+    it(`${f} passes under kvmx run --json`, { timeout: 120_000 }, async () => {
       const r = await run('run', join(EXAMPLES, f), '--json');
       const last = JSON.parse(r.out.at(-1) ?? '{}');
       const failures = r.out
