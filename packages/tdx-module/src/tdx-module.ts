@@ -205,10 +205,6 @@ export interface MapGpaRequest {
 const LEVEL_BYTES = [2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
 const LEVEL_PAGES = [1, 2 ** 9, 2 ** 18, 2 ** 27, 2 ** 36];
 
-/** The walk descends only through NL_MAPPED entries (RWX != 0, non-leaf). */
-function isSeptWalkable(lo: number, hi: number): boolean {
-  return septStateOf(lo >>> 0, hi >>> 0) === SeptState.NL_MAPPED;
-}
 /** Structure of the tree: NL_MAPPED and NL_BLOCKED entries point at tables. */
 function isSeptTable(lo: number, hi: number): boolean {
   const s = septStateOf(lo >>> 0, hi >>> 0);
