@@ -214,8 +214,17 @@ export class Vcpu {
         const addr = gpa + done;
         const off = addr % PAGE_SIZE;
         const n = Math.min(PAGE_SIZE - off, size - done);
-        const r = this.accessPage(addr - off, off, n, write, buf.subarray(done, done + n));
-        if (r !== null) return r;
+        const chunk = buf.subarray(done, done + n);
+        const r = this.accessPage(addr - off, off, n, write, chunk);
+        if (r !== null) {
+          // An emulated MMIO access completes when userspace re-enters: a read gets the
+          // kvm_run.mmio.data userspace leaves (zeros here), the operation moves on.
+          if (r.exit?.reason === KVM_EXIT_MMIO) {
+            if (!write) chunk.fill(0);
+            done += n;
+          }
+          return r;
+        }
         done += n;
       }
       return write ? { ret: 0, exit: null } : { ret: 0, exit: null, data: buf };
