@@ -80,15 +80,29 @@ describe('TD build-state and op-state checks', () => {
     expect(fmt(f.mod.vpInit(v, 0))).toBe('TDX_MAX_VCPUS_EXCEEDED');
   });
 
-  it('reads the kept fields with MNG.RD and VP.RD', () => {
+  it('reads the kept fields with MNG.RD and VP.RD (module field ids)', () => {
     const f = buildTd();
-    expectOk(f.mod.mngRd(f.tdr, MNG_FIELDS.OP_STATE));
-    expect(f.mod.out.get(8)).toBe(OpState.INITIALIZED);
-    expectOk(f.mod.mngRd(f.tdr, MNG_FIELDS.TD_EPOCH));
-    expect(f.mod.out.get(8)).toBe(1);
-    expectOk(f.mod.vpRd(f.vcpus[0] as number, VP_FIELDS.ASSOC_LP));
-    expect(f.mod.out.get(8)).toBe(0);
-    expect(fmt(f.mod.mngRd(f.tdr, 0x1234n))).toBe('TDX_METADATA_FIELD_ID_INCORRECT|RDX');
+    const { mod, tdr } = f;
+    expectOk(mod.mngRd(tdr, MNG_FIELDS.OP_STATE));
+    expect(mod.out.get(8)).toBe(OpState.INITIALIZED);
+    expectOk(mod.mngRd(tdr, MNG_FIELDS.TD_EPOCH));
+    expect(mod.out.get(8)).toBe(1);
+    expectOk(mod.mngRd(tdr, MNG_FIELDS.CHLDCNT));
+    expect(mod.out.get(8)).toBe(6 + mod.tdvpsPages);
+    const v = f.vcpus[0] as number;
+    expectOk(mod.vpRd(v, VP_FIELDS.TDVPS_PAGE_PA));
+    expect(mod.out.get(8)).toBe(v);
+    expect(fmt(mod.mngRd(tdr, 0x1234n))).toBe('TDX_METADATA_FIELD_ID_INCORRECT|RDX');
+    expectOk(mod.mrFinalize(tdr));
+    const digest = mod.td(tdr)?.mrtd.value as Uint8Array;
+    expectOk(mod.mngRd(tdr, MNG_FIELDS.MRTD + 1n));
+    expect(mod.out.lo[8]).toBe(new DataView(digest.buffer, digest.byteOffset).getUint32(8, true));
+    // After VPFLUSHDONE the TDR fields still read, the TDCS ones do not.
+    expectOk(mod.vpFlush(v));
+    expectOk(mod.mngVpflushdone(tdr));
+    expectOk(mod.mngRd(tdr, MNG_FIELDS.LIFECYCLE_STATE));
+    expect(mod.out.get(8)).toBe(TdLifecycle.TD_BLOCKED);
+    expect(fmt(mod.mngRd(tdr, MNG_FIELDS.OP_STATE))).toBe('TDX_TD_KEYS_NOT_CONFIGURED');
   });
 });
 

@@ -1437,30 +1437,34 @@ export class TdxModule {
     return 0;
   }
 
-  // models tdh_mng_rd.c for the kept fields (see MNG_FIELDS)
+  // models tdh_mng_rd.c for the fields the model keeps (MNG_FIELDS). TDR fields are readable in
+  // any life-cycle state; TDCS fields need the keys configured, the TDCS allocated and an
+  // initialised op state. RDX (next field id) is left as passed.
   private mngRdLeaf(r: SeamRegs): number {
     const td = this.tdrOperand(r, REG_RCX, 'shared', false);
     if (td === null) return this.stHi;
     const field = r.big(REG_RDX);
-    const value = readTdField(td, field);
     r.set(REG_R8, 0);
+    const value = readTdField(td, field, this.packages);
     if (value === undefined) return this.e(St.TDX_METADATA_FIELD_ID_INCORRECT, OPERAND_ID_RDX);
-    if (td.lifecycle !== TdLifecycle.TD_KEYS_CONFIGURED)
-      return this.e(St.TDX_TD_KEYS_NOT_CONFIGURED);
+    if (!isTdrField(field)) {
+      const bs = this.buildState(td, L.TDH_MNG_RD, true);
+      if (bs !== 0) return bs;
+    }
     r.setBig(REG_R8, value);
     return 0;
   }
 
-  // models tdh_vp_rd.c for the kept fields (see VP_FIELDS)
+  // models tdh_vp_rd.c for the fields the model keeps (VP_FIELDS)
   private vpRdLeaf(r: SeamRegs): number {
     const v = this.tdvprOperand(r, REG_RCX, 'shared', false);
     if (v === null) return this.stHi;
+    const bs = this.buildState(v.td, L.TDH_VP_RD, true);
+    if (bs !== 0) return bs;
     const field = r.big(REG_RDX);
-    const value = readVpField(v, field);
     r.set(REG_R8, 0);
+    const value = readVpField(v, field);
     if (value === undefined) return this.e(St.TDX_METADATA_FIELD_ID_INCORRECT, OPERAND_ID_RDX);
-    if (v.td.lifecycle !== TdLifecycle.TD_KEYS_CONFIGURED)
-      return this.e(St.TDX_TD_KEYS_NOT_CONFIGURED);
     r.setBig(REG_R8, value);
     return 0;
   }
@@ -2132,69 +2136,107 @@ export class TdxModule {
 }
 
 // ---- metadata fields kept by the model -----------------------------------------------------
-// Field ids: the model's own ids in the module's field-id format (class/context bits in 63:32),
-// chosen for the values the model keeps; Linux reads TSC offset/multiplier and CPUID through
-// MNG.RD, which the model does not keep. UNVERIFIED against the module's metadata tables.
+// Field ids from intel/tdx-module (1.5) include/auto_gen/tdr_tdcs_fields_lookup.c and
+// tdvps_fields_lookup.c. Multi-element fields (REFCOUNT, MRTD, TDVPS_PAGE_PA) are read one
+// element at a time at base + index, as Linux reads CPUID_VALUES.
 
-/** MNG.RD fields: TD lifecycle, op state, num vCPUs, TD epoch, hkid, chldcnt, attributes. */
+/** TDH.MNG.RD fields the model answers. */
 export const MNG_FIELDS = {
-  LIFECYCLE_STATE: 0x8000000000000000n,
-  HKID: 0x8000000000000001n,
-  CHLDCNT: 0x8000000000000002n,
-  OP_STATE: 0x9000000000000000n,
-  NUM_VCPUS: 0x9000000000000001n,
-  NUM_ASSOC_VCPUS: 0x9000000000000002n,
-  TD_EPOCH: 0x9000000000000003n,
-  ATTRIBUTES: 0x9000000000000004n,
-  MAX_VCPUS: 0x9000000000000005n,
+  FATAL: 0x8010000000000001n,
+  NUM_TDCX: 0x8010000200000002n,
+  CHLDCNT: 0x8010000300000004n,
+  LIFECYCLE_STATE: 0x8010000200000005n,
+  HKID: 0x8110000100000001n,
+  PKG_CONFIG_BITMAP: 0x8110000300000002n,
+  NUM_VCPUS: 0x9010000200000001n,
+  NUM_ASSOC_VCPUS: 0x9010000200000002n,
+  OP_STATE: 0x9010000200000004n,
+  NUM_L2_VMS: 0x9010000100000005n,
+  ATTRIBUTES: 0x1110000300000000n,
+  XFAM: 0x1110000300000001n,
+  MAX_VCPUS: 0x1110000200000002n,
+  GPAW: 0x1110000000000003n,
+  EPTP: 0x1110000300000004n,
+  TSC_FREQUENCY: 0x111000010000000cn,
+  TD_EPOCH: 0x9210000300000000n,
+  /** Elements 0 and 1 at +1, +2. */
+  REFCOUNT: 0x9210000100000001n,
+  /** Six 8-byte elements at +0..+5. */
+  MRTD: 0x1310000300000000n,
 } as const;
 
-/** VP.RD fields: vCPU state, index, associated LP, epoch. */
+/** TDH.VP.RD fields the model answers. */
 export const VP_FIELDS = {
-  STATE: 0xa000000000000000n,
-  VCPU_INDEX: 0xa000000000000001n,
-  ASSOC_LP: 0xa000000000000002n,
-  VCPU_EPOCH: 0xa000000000000003n,
+  /** TDVPS page PAs (TDVPR first), elements at +0..+14. */
+  TDVPS_PAGE_PA: 0xa020000300000010n,
 } as const;
 
-function readTdField(td: Td, field: bigint): bigint | undefined {
+/** TDR fields (class bits 0x80..0x82 in 63:56) are readable without a TDCS. */
+function isTdrField(field: bigint): boolean {
+  const cls = Number(field >> 56n);
+  return cls >= 0x80 && cls <= 0x82;
+}
+
+function readTdField(td: Td, field: bigint, packages: number): bigint | undefined {
+  const F = MNG_FIELDS;
+  if (field >= F.REFCOUNT && field < F.REFCOUNT + 2n)
+    return BigInt(td.refcount[Number(field - F.REFCOUNT)] ?? 0);
+  if (field >= F.MRTD && field < F.MRTD + 6n) {
+    const i = Number(field - F.MRTD);
+    const m = td.mrtd.value;
+    if (m === null) return 0n;
+    let v = 0n;
+    for (let b = 7; b >= 0; b--) v = (v << 8n) | BigInt(m[i * 8 + b] ?? 0);
+    return v;
+  }
   switch (field) {
-    case MNG_FIELDS.LIFECYCLE_STATE:
-      return BigInt(td.lifecycle);
-    case MNG_FIELDS.HKID:
-      return BigInt(td.hkid);
-    case MNG_FIELDS.CHLDCNT:
+    case F.FATAL:
+      return td.fatal ? 1n : 0n;
+    case F.NUM_TDCX:
+      return BigInt(td.tdcx.length);
+    case F.CHLDCNT:
       return BigInt(td.chldcnt);
-    case MNG_FIELDS.OP_STATE:
-      return BigInt(td.opState);
-    case MNG_FIELDS.NUM_VCPUS:
+    case F.LIFECYCLE_STATE:
+      return BigInt(td.lifecycle);
+    case F.HKID:
+      return BigInt(td.hkid);
+    case F.PKG_CONFIG_BITMAP:
+      return BigInt(td.pkgConfigBitmap & ((1 << packages) - 1));
+    case F.NUM_VCPUS:
       return BigInt(td.numVcpus);
-    case MNG_FIELDS.NUM_ASSOC_VCPUS:
+    case F.NUM_ASSOC_VCPUS:
       return BigInt(td.numAssocVcpus);
-    case MNG_FIELDS.TD_EPOCH:
-      return BigInt(td.tdEpoch);
-    case MNG_FIELDS.ATTRIBUTES:
+    case F.OP_STATE:
+      return BigInt(td.opState);
+    case F.NUM_L2_VMS:
+      return 0n;
+    case F.ATTRIBUTES:
       return (BigInt(td.attributesHi) << 32n) | BigInt(td.attributesLo);
-    case MNG_FIELDS.MAX_VCPUS:
+    case F.XFAM:
+      return (BigInt(td.xfamHi) << 32n) | BigInt(td.xfamLo);
+    case F.MAX_VCPUS:
       return BigInt(td.maxVcpus);
+    case F.GPAW:
+      return td.gpaw === 52 ? 1n : 0n;
+    case F.EPTP:
+      // WB (6) | page-walk length - 1 in bits 5:3 | S-EPT root HPA.
+      return BigInt(td.septRoot) * 4096n + BigInt(6 | (td.septRootLevel << 3));
+    case F.TSC_FREQUENCY:
+      return BigInt(td.tscFrequency);
+    case F.TD_EPOCH:
+      return BigInt(td.tdEpoch);
     default:
       return undefined;
   }
 }
 
 function readVpField(v: Vcpu, field: bigint): bigint | undefined {
-  switch (field) {
-    case VP_FIELDS.STATE:
-      return BigInt(v.state);
-    case VP_FIELDS.VCPU_INDEX:
-      return BigInt(v.vcpuIndex);
-    case VP_FIELDS.ASSOC_LP:
-      return v.assocLp < 0 ? 0xffffffffn : BigInt(v.assocLp);
-    case VP_FIELDS.VCPU_EPOCH:
-      return BigInt(v.vcpuEpoch);
-    default:
-      return undefined;
+  const base = VP_FIELDS.TDVPS_PAGE_PA;
+  if (field >= base && field < base + 15n) {
+    const pfn = v.pages[Number(field - base)];
+    return pfn === undefined ? 0n : BigInt(pfn) * 4096n;
   }
+  return undefined;
 }
 
 /** Write a TD_PARAMS structure (1.5 layout, tdx_api_defs.h td_params_t) into 1024 bytes. */
