@@ -256,6 +256,14 @@ export function checkInvariants(kvm: Kvm): Violation[] {
           unmatched.push(m.gfn);
           continue;
         }
+        const pamt = tdx.module.pamt;
+        const tdrPfn = tdx.tdr / PAGE_SIZE;
+        if (pamt.pt(m.pfn, 0) !== PageType.PT_REG || pamt.owner(m.pfn, 0) !== tdrPfn) {
+          v(
+            'pamt-ownership',
+            `page ${hex(m.pfn)} the mirror maps at gfn ${hex(m.gfn)} is not PT_REG of the TD in the PAMT`,
+          );
+        }
         if (s.level !== m.level || s.pfn !== m.pfn) {
           v(
             'mirror-sept-agree',
@@ -285,7 +293,10 @@ export function checkInvariants(kvm: Kvm): Violation[] {
         }
         const tdrPfn = tdx.tdr / PAGE_SIZE;
         const pamt = tdx.module.pamt;
-        if (pamt.pt(s.pfn, 0) !== PageType.PT_REG || pamt.owner(s.pfn, 0) !== tdrPfn) {
+        if (
+          !mirrorByGfn.has(s.gfn) &&
+          (pamt.pt(s.pfn, 0) !== PageType.PT_REG || pamt.owner(s.pfn, 0) !== tdrPfn)
+        ) {
           v(
             'pamt-ownership',
             `page ${hex(s.pfn)} mapped at gfn ${hex(s.gfn)} is not PT_REG of the TD in the PAMT`,

@@ -1,0 +1,156 @@
+// Each invariant fires when a test-only door breaks the model, and stays quiet otherwise.
+
+import { describe, expect, it } from 'vitest';
+import type { KvmEvent } from './events.js';
+import { checkAndReport, checkInvariants, INVARIANTS } from './invariants.js';
+import { Kvm } from './kvm.js';
+import {
+  doorClearPamt,
+  doorLeakPrivateToHost,
+  doorMapDirect,
+  doorPresentWriteToMirror,
+  doorRemoveBehindKvm,
+  doorSetAttributesWithoutZap,
+  doorSkipTrack,
+} from './test-doors.js';
+import { expectClean, must } from './test-helpers.js';
+import { KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.js';
+
+const AREA = 0x80000000;
+
+function names(kvm: Kvm): string[] {
+  return [...new Set(checkInvariants(kvm).map((v) => v.invariant))].sort();
+}
+
+/** A TD with one private page mapped and accepted at AREA. */
+function td() {
+  const kvm = must(Kvm.create({ type: 'tdx' }));
+  must(kvm.tdxInitVm());
+  const vcpu = must(kvm.createVcpu());
+  must(kvm.tdxInitVcpu(vcpu));
+  const fd = must(kvm.createGuestMemfd({ size: 0x4000 }));
+  must(
+    kvm.setUserMemoryRegion2({
+      slot: 1,
+      flags: KVM_MEM_GUEST_MEMFD,
+      guestPhysAddr: AREA,
+      memorySize: 0x4000,
+      guestMemfd: fd,
+    }),
+  );
+  must(kvm.tdxFinalizeVm());
+  vcpu.autoAccept = true;
+  must(
+    kvm.setMemoryAttributes({
+      address: AREA,
+      size: 0x1000,
+      attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    }),
+  );
+  expect(vcpu.write(AREA, 8, 1, { private: true }).exit).toBeNull();
+  const pfn = kvm.gmems.get(fd)?.pages.get(0) ?? -1;
+  expectClean(kvm);
+  return { kvm, vcpu, fd, pfn };
+}
+
+/** A sw_protected VM with a 2 MiB huge-page-backed slot, all mapped shared. */
+function swHuge() {
+  const kvm = must(Kvm.create({ type: 'sw_protected' }));
+  const vcpu = must(kvm.createVcpu());
+  const fd = must(kvm.createGuestMemfd({ size: 0x200000 }));
+  must(
+    kvm.setUserMemoryRegion2({
+      slot: 1,
+      flags: KVM_MEM_GUEST_MEMFD,
+      guestPhysAddr: 0x40000000,
+      memorySize: 0x200000,
+      guestMemfd: fd,
+      hostHugePages: true,
+    }),
+  );
+  vcpu.write(0x40000000, 8, 1);
+  expectClean(kvm);
+  return { kvm, vcpu, fd };
+}
+
+describe('invariants fire through the doors', () => {
+  it('lists every invariant with a description', () => {
+    expect(INVARIANTS.map((i) => i.name)).toEqual([
+      'mirror-sept-agree',
+      'private-frame-root',
+      'attributes-respected',
+      'no-mixed-huge',
+      'pamt-ownership',
+      'host-private',
+      'tlb-tracked',
+      'kvm-bug',
+    ]);
+  });
+
+  it('private-frame-root: a guest_memfd frame in a TD’s direct root', () => {
+    const { kvm, pfn } = td();
+    must(kvm.setMemoryAttributes({ address: AREA + 0x1000, size: 0x1000, attributes: 0 }));
+    doorMapDirect(kvm, AREA / 0x1000 + 1, pfn);
+    expect(names(kvm)).toEqual(['private-frame-root']);
+  });
+
+  it('attributes-respected: attributes flipped without the zap', () => {
+    const kvm = must(Kvm.create({ type: 'sw_protected' }));
+    const vcpu = must(kvm.createVcpu());
+    must(kvm.setUserMemoryRegion2({ slot: 1, guestPhysAddr: 0x10000, memorySize: 0x1000 }));
+    vcpu.write(0x10000, 8, 1);
+    doorSetAttributesWithoutZap(kvm, 0x10, 1, true);
+    expect(names(kvm)).toEqual(['attributes-respected']);
+  });
+
+  it('no-mixed-huge: a 2M leaf over GFNs whose attributes became mixed', () => {
+    const { kvm } = swHuge();
+    doorSetAttributesWithoutZap(kvm, 0x40005, 1, true);
+    expect(names(kvm)).toEqual(['attributes-respected', 'no-mixed-huge']);
+  });
+
+  it('mirror-sept-agree: a hostile host removes a page in the module behind KVM', () => {
+    const { kvm } = td();
+    doorRemoveBehindKvm(kvm, AREA);
+    expect(names(kvm)).toContain('mirror-sept-agree');
+  });
+
+  it('pamt-ownership: the PAMT forgets a mapped page', () => {
+    const { kvm, pfn } = td();
+    doorClearPamt(kvm, pfn);
+    expect(names(kvm)).toEqual(['pamt-ownership']);
+  });
+
+  it('host-private: a guest_memfd frame in the VMM’s memory', () => {
+    const { kvm, pfn } = td();
+    doorLeakPrivateToHost(kvm, pfn);
+    expect(names(kvm)).toEqual(['host-private']);
+  });
+
+  it('tlb-tracked: a zap that skips TDH.MEM.TRACK leaves the leaf BLOCKED (and KVM bugs)', () => {
+    const { kvm } = td();
+    doorSkipTrack(kvm);
+    must(kvm.setMemoryAttributes({ address: AREA, size: 0x1000, attributes: 0 }));
+    const found = names(kvm);
+    expect(found).toContain('tlb-tracked');
+    expect(found).toContain('kvm-bug');
+    expect(kvm.bugs[0]).toMatch(/TDX_TLB_TRACKING_NOT_DONE/);
+  });
+
+  it('kvm-bug: a non-atomic present write to a mirror SPTE', () => {
+    const { kvm, pfn } = td();
+    doorPresentWriteToMirror(kvm, AREA / 0x1000 + 1, pfn + 1);
+    expect(names(kvm)).toContain('kvm-bug');
+  });
+
+  it('checkAndReport puts violations on the event stream', () => {
+    const { kvm, pfn } = td();
+    const events: KvmEvent[] = [];
+    kvm.events.on((e) => events.push(e));
+    doorClearPamt(kvm, pfn);
+    expect(checkAndReport(kvm)).toHaveLength(1);
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'violation', invariant: 'pamt-ownership' }),
+    );
+  });
+});
