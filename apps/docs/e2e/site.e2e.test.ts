@@ -161,6 +161,18 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
       page.locator('[data-field="PT [20:12]"] .kvmx-bits-value').textContent(),
     ).resolves.toBe('index 1');
     await page.screenshot({ path: join(SCREENSHOTS, 'decoder.png'), fullPage: true });
+
+    // One click to the other alias: the private side of the same GFN, in the mirror root.
+    await page.getByTestId('other-alias').click();
+    await expect(input.inputValue()).resolves.toBe('0x1000');
+    await expect(field('gfn').textContent()).resolves.toBe('0x1');
+    await expect(field('indices').textContent()).resolves.toBe('4: 0, 3: 0, 2: 0, 1: 1');
+    await expect(page.getByTestId('root').textContent()).resolves.toBe('mirror root (S-EPT)');
+    // And an example chip sets address, VM type and GPAW together.
+    await page.locator('[data-example="GPAW 52: shared bit 51"]').click();
+    await expect(field('sharedBit').textContent()).resolves.toBe('51');
+    await expect(field('rootLevel').textContent()).resolves.toBe('5');
+    await expect(field('gfn').textContent()).resolves.toBe('0x201');
     expect(problems).toEqual([]);
     await page.close();
   });
