@@ -2,6 +2,9 @@
  * The C anchor of `kvmx bench paging`: the same sparse 4-level EPT radix tree as
  * @kvmx/paging, written the way C would write it, run on the same workload.
  *
+ * Same semantics as the JS engine: the leaf write reads the old SPTE (refusing FROZEN_SPTE)
+ * and keeps a leaf count, as KVM's write path does; zaps free the emptied tables.
+ *
  * Structure: 4 KiB tables of 512 64-bit entries carved from one pool (bump allocator plus a
  * free list), entries bit-exact with KVM's: non-leaf = make_nonleaf_spte() of the child
  * table's PFN (POOL_BASE_PFN + table id), leaf = the typical shared 4K leaf
@@ -31,10 +34,12 @@
 #define ADDR_MASK 0x000ffffffffff000ull
 #define NONLEAF_ATTRS 0x8000000000000907ull
 #define LEAF_ATTRS 0x8600000000000b37ull
+#define FROZEN_SPTE 0x80000000000005a0ull
 
 static uint64_t *pool;
 static uint32_t pool_cap, pool_used, free_top, *free_list;
 static uint64_t tables_live;
+static int64_t leaves;
 
 static double now_ms(void)
 {
@@ -108,7 +113,17 @@ static void map4k(uint64_t gfn, uint64_t pfn)
 		}
 		t = child(e);
 	}
-	t[gfn & 511] = (pfn << 12) | LEAF_ATTRS;
+	/*
+	 * The one write path, as in @kvmx/paging and KVM (tdp_mmu_set_spte() works from
+	 * iter->old_spte; handle_changed_spte() updates the leaf statistics): read the old
+	 * SPTE, refuse a FROZEN one, write, account.
+	 */
+	uint64_t *sptep = &t[gfn & 511];
+	uint64_t old = *sptep, new = (pfn << 12) | LEAF_ATTRS;
+	if (old == FROZEN_SPTE)
+		return;
+	*sptep = new;
+	leaves += (int64_t)((new >> 11) & 1) - (int64_t)((old >> 11) & 1);
 }
 
 static uint64_t lookup(uint64_t gfn)
@@ -147,6 +162,7 @@ static uint64_t zap1g(uint64_t gfn)
 		for (int i = 0; i < 512; i++) {
 			if (pt[i] & MMU_PRESENT) {
 				pt[i] = NONPRESENT;
+				leaves--;
 				zapped++;
 			}
 		}
@@ -165,6 +181,7 @@ static void reset_tree(void)
 	for (uint32_t id = 0; id < pool_used; id++)
 		free_list[free_top++] = pool_used - 1 - id;
 	tables_live = 0;
+	leaves = 0;
 	root = alloc_table();
 }
 

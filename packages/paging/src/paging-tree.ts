@@ -127,6 +127,7 @@ export interface PagingTreeStats {
 
 const TWO27 = 134217728;
 const TWO20 = 1048576;
+const TWO36 = 2 ** 36;
 
 function defaultIsTable(lo: number, level: number): boolean {
   return (lo & (SPTE_MMU_PRESENT_MASK | PT_PAGE_SIZE_MASK)) === SPTE_MMU_PRESENT_MASK && level > 1;
@@ -182,6 +183,10 @@ export class PagingTree {
   readonly gfnLimit: number;
   /** The root table's PFN. */
   readonly root: number;
+  /** Word base of the root table in pool.store (its slot never changes while allocated). */
+  private readonly rootBase: number;
+  /** 4-level, KVM's entry meaning, no gfnBits: map() may take the unrolled 4K path. */
+  private readonly fast4: boolean;
   /** Reported every entry change; null = nobody listens (nothing is allocated). */
   onChange: SpteChangeListener | null = null;
   /** Reported when a table leaves the tree. */
@@ -240,6 +245,12 @@ export class PagingTree {
       if (r === NO_FRAME) throw new RangeError('no frame for the root table');
       this.root = r;
     }
+    this.rootBase = this.tableBase(this.root);
+    this.fast4 =
+      rootLevel === PT64_ROOT_4LEVEL &&
+      this.gfnBits === 0 &&
+      this.isTableFn === null &&
+      this.isLeafFn === null;
   }
 
   // ---- entry meaning -----------------------------------------------------------------
@@ -520,7 +531,11 @@ export class PagingTree {
     const ig = this.gfnBits === 0 ? gfn : orGfn(gfn, this.gfnBits);
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
-    if (this.isTableFn === null && this.isLeafFn === null) return this.lookupDefault(top, low);
+    if (this.isTableFn === null && this.isLeafFn === null) {
+      return this.rootLevel === PT64_ROOT_4LEVEL
+        ? this.lookup4(top, low)
+        : this.lookupDefault(top, low);
+    }
     const store = this.pool.store;
     let base = this.tableBase(this.root);
     let plo = 0;
@@ -547,6 +562,66 @@ export class PagingTree {
       return 0;
     }
     return 0;
+  }
+
+  /**
+   * lookupDefault() unrolled for a 4-level root (the GFN is below 2^36, so `top` is the PML4
+   * index). Few instructions per lookup let the CPU keep several walks' cache misses in
+   * flight, which is what bounds a random walk (performance.md B.2). A corrupt non-leaf
+   * that points outside the pool reads slot 0 (the zero frame): "not present".
+   */
+  private lookup4(top: number, low: number): number {
+    const pool = this.pool;
+    const store = pool.store;
+    const slots = pool.slots;
+    const bh = this.baseHi;
+    const bl = this.baseLo;
+    const rootBase = this.rootBase;
+    // PML4
+    let w = rootBase + ((top & 511) << 1);
+    let lo = store[w] as number;
+    let hi = store[w + 1] as number;
+    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 4, w, rootBase, 0, 0);
+    let base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    // PDPT
+    let plo = lo;
+    let phi = hi;
+    w = base + ((low >>> 18) << 1);
+    lo = store[w] as number;
+    hi = store[w + 1] as number;
+    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 3, w, base, plo, phi);
+    base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    // PD
+    plo = lo;
+    phi = hi;
+    w = base + (((low >>> 9) & 511) << 1);
+    lo = store[w] as number;
+    hi = store[w + 1] as number;
+    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 2, w, base, plo, phi);
+    base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    // PT
+    w = base + ((low & 511) << 1);
+    const llo = store[w] as number;
+    if ((llo & SPTE_MMU_PRESENT_MASK) === 0) return 0;
+    return this.foundLeaf4(llo, store[w + 1] as number, 1, w, base, lo, hi);
+  }
+
+  /** Record a leaf found by lookup4(); 0 when the entry is not present. */
+  private foundLeaf4(
+    lo: number,
+    hi: number,
+    level: number,
+    w: number,
+    base: number,
+    plo: number,
+    phi: number,
+  ): number {
+    if ((lo & SPTE_MMU_PRESENT_MASK) === 0 || base === 0) return 0;
+    this.foundLo = lo;
+    this.foundHi = hi;
+    this.foundIndex = (w - base) >>> 1;
+    this.foundTable = level === 4 ? this.root : spteToPfn(plo, phi);
+    return level;
   }
 
   /** lookup() with KVM's entry meaning, everything in locals: the hot path. */
@@ -632,6 +707,10 @@ export class PagingTree {
    * Returns PAGING_OK, -EINVAL, -EBUSY or -ENOMEM (no frame for a table).
    */
   map(gfn: number, level: number, lo: number, hi: number): number {
+    if (level === 1 && this.fast4 && gfn >= 0 && gfn < TWO36 && Number.isInteger(gfn)) {
+      const r = this.map4k4(gfn, lo | 0, hi | 0);
+      if (r !== 1) return r;
+    }
     if (!(gfn >= 0 && gfn < this.gfnLimit) || !Number.isInteger(gfn)) return -EINVAL;
     if (level !== 1 && level !== 2 && level !== PG_LEVEL_1G) return -EINVAL;
     if (level > 1 && gfn % pagesPerHpage(level as PgLevel) !== 0) return -EINVAL;
@@ -639,7 +718,7 @@ export class PagingTree {
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
     if (level === 1 && this.isTableFn === null && this.isLeafFn === null) {
-      const r = this.map4kDefault(gfn, top, low, lo | 0, hi | 0);
+      const r = this.fast4 ? 1 : this.map4kDefault(gfn, top, low, lo | 0, hi | 0);
       if (r !== 1) return r;
     }
     const custom = this.isTableFn !== null;
@@ -678,6 +757,46 @@ export class PagingTree {
     const w = base + 2 * index;
     if (store[w] === FROZEN_SPTE_LO && store[w + 1] === FROZEN_SPTE_HI) return -EBUSY;
     this.writeAtBase(base, index, gfn, level, lo | 0, hi | 0);
+    return PAGING_OK;
+  }
+
+  /** map4kDefault() unrolled for a 4-level root (see lookup4()). Returns 1 to fall back. */
+  private map4k4(gfn: number, lo: number, hi: number): number {
+    const top = Math.floor(gfn / TWO27);
+    const low = gfn - top * TWO27;
+    const pool = this.pool;
+    const store = pool.store;
+    const slots = pool.slots;
+    const bh = this.baseHi;
+    const bl = this.baseLo;
+    // PML4: gfn < 2^36, so its index is gfn / 2^27.
+    let w = this.rootBase + ((top & 511) << 1);
+    let elo = store[w] as number;
+    let ehi = store[w + 1] as number;
+    if ((elo & 0x880) !== 0x800) return 1;
+    let base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    w = base + ((low >>> 18) << 1);
+    elo = store[w] as number;
+    ehi = store[w + 1] as number;
+    if ((elo & 0x880) !== 0x800 || base === 0) return 1;
+    base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    w = base + (((low >>> 9) & 511) << 1);
+    elo = store[w] as number;
+    ehi = store[w + 1] as number;
+    if ((elo & 0x880) !== 0x800 || base === 0) return 1;
+    base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    if (base === 0) return 1;
+    w = base + ((low & 511) << 1);
+    const oldLo = store[w] as number;
+    const oldHi = store[w + 1] as number;
+    if (oldLo === FROZEN_SPTE_LO && oldHi === FROZEN_SPTE_HI) return -EBUSY;
+    // The write path, inlined for a 4K entry (no table can hang below it).
+    store[w] = lo;
+    store[w + 1] = hi;
+    const d = ((lo >>> 11) & 1) - ((oldLo >>> 11) & 1);
+    if (d !== 0) this.leavesPerLevel[1] = (this.leavesPerLevel[1] as number) + d;
+    const listener = this.onChange;
+    if (listener !== null) listener(this, gfn, 1, oldLo, oldHi, lo, hi);
     return PAGING_OK;
   }
 
@@ -766,10 +885,17 @@ export class PagingTree {
     if (!(s < e)) return 0;
     let zapped = 0;
     const defaults = this.isTableFn === null && this.isLeafFn === null;
+    // With KVM's entry meaning and a non-present empty value, a page table holds only
+    // leaves and empties: zapPtDefault() handles it in one tight loop.
+    const fastPt = defaults && (this.emptyLo & SPTE_MMU_PRESENT_MASK) === 0;
     const zapTable = (base: number, level: number, tableGfn: number): boolean => {
       const step = pagesPerHpage(level as PgLevel);
       const first = Math.max(0, Math.floor((s - tableGfn) / step));
       const last = Math.min(511, Math.floor((e - 1 - tableGfn) / step));
+      if (level === 1 && fastPt) {
+        zapped += this.zapPtDefault(base, first, last, tableGfn - off);
+        return freeEmptyTables && first === 0 && last === 511;
+      }
       // Does a present entry remain in the visited part? (Only tracked for default entries.)
       let kept = false;
       for (let i = first; i <= last; i++) {
@@ -815,6 +941,30 @@ export class PagingTree {
     };
     zapTable(this.tableBase(this.root), this.rootLevel, 0);
     return zapped;
+  }
+
+  /**
+   * Zap the present 4K leaves in entries first..last of a page table: the write path
+   * (writeAtBase()) inlined for level 1, where every present entry is a leaf and no table
+   * hangs below — same effects: the value, the leaf count, the report. Returns the count.
+   */
+  private zapPtDefault(base: number, first: number, last: number, gfn0: number): number {
+    const store = this.pool.store;
+    const emptyLo = this.emptyLo;
+    const emptyHi = this.emptyHi;
+    const listener = this.onChange;
+    let n = 0;
+    for (let w = base + 2 * first, end = base + 2 * last; w <= end; w += 2) {
+      const lo = store[w] as number;
+      if ((lo & SPTE_MMU_PRESENT_MASK) === 0) continue;
+      const hi = store[w + 1] as number;
+      store[w] = emptyLo;
+      store[w + 1] = emptyHi;
+      n++;
+      if (listener !== null) listener(this, gfn0 + ((w - base) >>> 1), 1, lo, hi, emptyLo, emptyHi);
+    }
+    this.leavesPerLevel[1] = (this.leavesPerLevel[1] as number) - n;
+    return n;
   }
 
   /**
