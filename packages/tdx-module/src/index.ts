@@ -1,4 +1,5 @@
 export { tdxEventToJson } from './event-json.js';
+export { TdxKeyIdPool } from './keyid-pool.js';
 export {
   allowedBeforeSysReady,
   type ModuleVersion,

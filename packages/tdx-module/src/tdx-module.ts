@@ -16,6 +16,7 @@
 
 import type { PgLevel } from '@kvmx/address';
 import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
+import { TdxKeyIdPool } from './keyid-pool.js';
 import type { ModuleVersion } from './leaf.js';
 import * as L from './leaf.js';
 import {
@@ -268,6 +269,8 @@ export class TdxModule {
   guestRunner: ((tdvprPa: number) => void) | null = null;
   /** Output registers of the last typed-wrapper call. */
   readonly out = new SeamRegs();
+  /** The host's guest-KeyID allocator (Linux tdx_guest_keyid_alloc), over the guest HKIDs. */
+  readonly keyIds: TdxKeyIdPool;
 
   private listener: TdxEventListener | null = null;
   private lpInitDone = new Set<number>();
@@ -303,6 +306,7 @@ export class TdxModule {
     this.kotState = new Uint8Array(this.tdxKeyIdStart + this.tdxKeyIds);
     this.kotWbinvd = new Int32Array(this.tdxKeyIdStart + this.tdxKeyIds);
     this.wbSnapshot = new Array(this.packages).fill(null);
+    this.keyIds = new TdxKeyIdPool(this.tdxKeyIdStart + 1, this.tdxKeyIds - 1);
     if (options.ready ?? true) this.bootAsLinux();
   }
 
