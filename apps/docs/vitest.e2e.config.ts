@@ -7,7 +7,8 @@ export default defineConfig({
     include: ['e2e/**/*.e2e.test.ts'],
     environment: 'node',
     fileParallelism: false,
-    testTimeout: 60_000,
+    // Generous: each test drives a browser and some run the CLI; loaded CI machines are slow.
+    testTimeout: 240_000,
     hookTimeout: 120_000,
   },
 });
