@@ -92,6 +92,8 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 900 },
     });
+    // Playwright's 30 s default is tight for hydration on a loaded machine.
+    context.setDefaultTimeout(60_000);
     // The site must work offline: anything not on our server is recorded and refused.
     await context.route('**/*', (route) => {
       const url = new URL(route.request().url());
