@@ -43,6 +43,7 @@ export {
   TDH_VP_FLUSH,
   TDH_VP_INIT,
   TDH_VP_RD,
+  TDH_VP_WR,
 } from './leaf.js';
 export { type HeldLock, type LockMode, type LockResource, LockTable, lockKey } from './locks.js';
 export { MR_EXTEND_CHUNK, MRTD_RECORD_SIZE, MRTD_SIZE, Mrtd, mrtdHex, mrtdRecord } from './mrtd.js';

@@ -93,6 +93,14 @@ describe('TD build-state and op-state checks', () => {
     expectOk(mod.vpRd(v, VP_FIELDS.TDVPS_PAGE_PA));
     expect(mod.out.get(8)).toBe(v);
     expect(fmt(mod.mngRd(tdr, 0x1234n))).toBe('TDX_METADATA_FIELD_ID_INCORRECT|RDX');
+    // TD VMCS writes as KVM's tdx_vcpu_init does (POSTED_INTR_NV = 0x0002).
+    expectOk(mod.vpWr(v, 0x0002n, 0xf2n, 0xffffn));
+    expect(mod.out.get(8)).toBe(0);
+    expectOk(mod.vpWr(v, 0x0002n, 0xabcdn, 0xff00n));
+    expect(mod.out.get(8)).toBe(0xf2);
+    expectOk(mod.vpRd(v, 0x0002n));
+    expect(mod.out.get(8)).toBe(0xabf2);
+    expect(fmt(mod.vpWr(v, 0x9010000200000001n, 1n))).toBe('TDX_METADATA_FIELD_ID_INCORRECT|RDX');
     expectOk(mod.mrFinalize(tdr));
     const digest = mod.td(tdr)?.mrtd.value as Uint8Array;
     expectOk(mod.mngRd(tdr, MNG_FIELDS.MRTD + 1n));

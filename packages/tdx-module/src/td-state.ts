@@ -111,6 +111,19 @@ const ALLOWED = new Map<number, number>([
   [L.TDH_MNG_INIT, ops(O.UNINITIALIZED)],
   [L.TDH_MEM_PAGE_REMOVE, ALL_OPS & ~ops(O.UNINITIALIZED, O.MEMORY_IMPORT, O.STATE_IMPORT)],
   [L.TDH_MEM_TRACK, ALL_OPS & ~ops(O.UNINITIALIZED, O.FAILED_IMPORT)],
+  [
+    L.TDH_VP_WR,
+    ops(
+      O.INITIALIZED,
+      O.RUNNABLE,
+      O.LIVE_EXPORT,
+      O.MEMORY_IMPORT,
+      O.STATE_IMPORT,
+      O.POST_IMPORT,
+      O.LIVE_IMPORT,
+      O.FAILED_IMPORT,
+    ),
+  ],
 ]);
 for (const leaf of [
   L.TDH_MEM_PAGE_DEMOTE,

@@ -98,6 +98,8 @@ export class Vcpu {
   vmcallReturnR10 = 0;
   vmcallReturnR10Hi = 0;
   vmcallReturnR11 = 0;
+  /** TD VMCS fields the host wrote with TDH.VP.WR (class 0), by field id. */
+  readonly vmcs = new Map<bigint, bigint>();
 
   constructor(tdvprPfn: number, td: Td) {
     this.tdvprPfn = tdvprPfn;

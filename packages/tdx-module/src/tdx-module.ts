@@ -476,6 +476,8 @@ export class TdxModule {
         return this.mngRdLeaf(r);
       case L.TDH_VP_RD:
         return this.vpRdLeaf(r);
+      case L.TDH_VP_WR:
+        return this.vpWrLeaf(r);
       case L.TDH_MEM_SEPT_ADD:
         return this.memSeptAddLeaf(r, version);
       case L.TDH_MEM_PAGE_ADD:
@@ -1467,9 +1469,27 @@ export class TdxModule {
     if (bs !== 0) return bs;
     const field = r.big(REG_RDX);
     r.set(REG_R8, 0);
-    const value = readVpField(v, field);
+    const value = isTdVmcsField(field) ? (v.vmcs.get(field) ?? 0n) : readVpField(v, field);
     if (value === undefined) return this.e(St.TDX_METADATA_FIELD_ID_INCORRECT, OPERAND_ID_RDX);
     r.setBig(REG_R8, value);
+    return 0;
+  }
+
+  // models tdh_vp_rd_wr.c for TD VMCS fields (class 0): the model stores what the host writes
+  // (KVM's td_vmcs_write*() in tdx_vcpu_init and later) and returns the previous value in R8;
+  // it does not check per-field write masks.
+  private vpWrLeaf(r: SeamRegs): number {
+    const v = this.tdvprOperand(r, REG_RCX, 'exclusive', false);
+    if (v === null) return this.stHi;
+    const bs = this.buildState(v.td, L.TDH_VP_WR, true);
+    if (bs !== 0) return bs;
+    const field = r.big(REG_RDX);
+    if (!isTdVmcsField(field)) return this.e(St.TDX_METADATA_FIELD_ID_INCORRECT, OPERAND_ID_RDX);
+    const value = r.big(REG_R8);
+    const mask = r.big(REG_R9);
+    const old = v.vmcs.get(field) ?? 0n;
+    v.vmcs.set(field, (old & ~mask) | (value & mask));
+    r.setBig(REG_R8, old);
     return 0;
   }
 
@@ -2132,6 +2152,12 @@ export class TdxModule {
     this.wr.setBig(REG_RDX, fieldId);
     return this.call(L.TDH_MNG_RD);
   }
+  /** TDH.VP.WR of a TD VMCS field: `value` under `mask`; the old value is left in out R8. */
+  vpWr(tdvprPa: number, fieldId: bigint, value: bigint, mask = 0xffffffffffffffffn): TdxStatus {
+    this.regs(tdvprPa);
+    this.wr.setBig(REG_RDX, fieldId).setBig(REG_R8, value).setBig(REG_R9, mask);
+    return this.call(L.TDH_VP_WR);
+  }
   vpRd(tdvprPa: number, fieldId: bigint): TdxStatus {
     this.regs(tdvprPa);
     this.wr.setBig(REG_RDX, fieldId);
@@ -2174,6 +2200,11 @@ export const VP_FIELDS = {
   /** TDVPS page PAs (TDVPR first), elements at +0..+14. */
   TDVPS_PAGE_PA: 0xa020000300000010n,
 } as const;
+
+/** TD VMCS fields: class 0 in bits 62:56 (Linux TDVPS_VMCS(), TD_CLASS_VMCS). */
+function isTdVmcsField(field: bigint): boolean {
+  return ((field >> 56n) & 0x7fn) === 0n;
+}
 
 /** TDR fields (class bits 0x80..0x82 in 63:56) are readable without a TDCS. */
 function isTdrField(field: bigint): boolean {
