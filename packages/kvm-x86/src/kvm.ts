@@ -215,7 +215,7 @@ export class Kvm {
   tdxInitVm(args: { maxVcpus?: number } = {}): KvmResult {
     const tdx = this.tdx;
     if (tdx === null) return fail(EINVAL);
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const r = tdx.tdInit(args.maxVcpus ?? 8);
     return r === 0 ? okVoid() : fail(r);
   }
@@ -224,7 +224,7 @@ export class Kvm {
   tdxInitVcpu(vcpu: Vcpu, rcx = 0): KvmResult {
     const tdx = this.tdx;
     if (tdx === null || vcpu.kvm !== this) return fail(EINVAL);
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const r = tdx.vcpuInit(vcpu.id, rcx);
     return r === 0 ? okVoid() : fail(r);
   }
@@ -243,7 +243,7 @@ export class Kvm {
   ): KvmResult<number> {
     const tdx = this.tdx;
     if (tdx === null || vcpu.kvm !== this) return fail(EINVAL);
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     if (tdx.state !== TD_STATE_INITIALIZED || !tdx.vcpus.get(vcpu.id)?.initialized)
       return fail(EINVAL);
     const { gpa, nrPages } = region;
@@ -298,7 +298,7 @@ export class Kvm {
   tdxFinalizeVm(): KvmResult {
     const tdx = this.tdx;
     if (tdx === null) return fail(EINVAL);
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const r = tdx.finalize();
     return r === 0 ? okVoid() : fail(r);
   }
@@ -310,6 +310,13 @@ export class Kvm {
 
   get gfnDirectBits(): number {
     return this.ops.arch.gfnDirectBits;
+  }
+
+  /** What a VM ioctl fails with before doing anything: EBADF once the VM fd is closed, EIO for a bugged or dead VM. */
+  private vmIoctlErrno(): number {
+    if (!this.vmFdOpen) return EBADF;
+    if (this.bugs.length > 0 || this.dead !== null) return EIO;
+    return 0;
   }
 
   /** KVM_BUG_ON(): remember, report, and refuse further ioctls. */
@@ -327,14 +334,23 @@ export class Kvm {
     }
   }
 
+  /**
+   * What a kick does beyond the model's own vCPUs (which are never in guest mode between
+   * operations): a driver that keeps a vCPU "running" elsewhere — e.g. holding the TD's epoch
+   * in the module — releases it here, as KVM_REQ_OUTSIDE_GUEST_MODE forces a real vCPU out.
+   */
+  onKick: (() => void) | null = null;
+
   kickAllVcpus(): void {
     for (const v of this.vcpus) v.kicks++;
+    this.onKick?.();
   }
 
   // ---- capabilities, vCPUs -----------------------------------------------------------
 
   /** KVM_ENABLE_CAP. Only KVM_CAP_EXIT_HYPERCALL is modelled (args[0] = bitmask of nrs). */
   enableCap(cap: number, arg: number): KvmResult {
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     if (cap !== KVM_CAP_EXIT_HYPERCALL) return fail(EINVAL);
     if ((arg & ~(1 << 12)) !== 0) return fail(EINVAL);
     this.hypercallExitEnabled = arg;
@@ -343,7 +359,7 @@ export class Kvm {
 
   /** KVM_CREATE_VCPU (a TD's vCPUs only after KVM_TDX_INIT_VM: tdx_vcpu_create()). */
   createVcpu(): KvmResult<Vcpu> {
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const tdx = this.tdx;
     if (tdx !== null && tdx.state !== TD_STATE_INITIALIZED) return fail(EIO);
     const vcpu = new Vcpu(this, this.vcpus.length);
@@ -369,7 +385,7 @@ export class Kvm {
    * pass (huge-page mixed tracking).
    */
   setMemoryAttributes(args: MemoryAttributesArgs): KvmResult {
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const { address, size, attributes } = args;
     if ((args.flags ?? 0) !== 0) return fail(EINVAL);
     if ((attributes & ~this.supportedMemAttributes()) !== 0) return fail(EINVAL);
@@ -491,7 +507,7 @@ export class Kvm {
    * move (new GPA), flags-only change.
    */
   setUserMemoryRegion2(region: UserMemoryRegion2): KvmResult {
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const flags = region.flags ?? 0;
     const r = this.checkMemoryRegionFlags(flags);
     if (r !== 0) return fail(r);
@@ -635,7 +651,7 @@ export class Kvm {
 
   /** KVM_CREATE_GUEST_MEMFD: no flags are valid in this version; size > 0, page-aligned. */
   createGuestMemfd(args: { size: number; flags?: number }): KvmResult<number> {
-    if (this.bugs.length > 0) return fail(EIO);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     const flags = args.flags ?? 0;
     if (flags !== 0) return fail(EINVAL);
     if (args.size <= 0 || args.size % PAGE_SIZE !== 0) return fail(EINVAL);
@@ -797,6 +813,7 @@ export class Kvm {
    * kvm_vcpu_pre_fault_memory(). Returns the bytes mapped; an error only if nothing was.
    */
   preFaultMemory(vcpu: Vcpu, gpa: number, size: number): KvmResult<number> {
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
     if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0 || size === 0) return fail(EINVAL);
     let done = 0;
     while (done < size) {

@@ -554,3 +554,59 @@ describe('tdx_shared_mem_test', () => {
     expectClean(t.kvm);
   });
 });
+
+describe('TDX BUSY handling (one retry after kicking vCPUs out)', () => {
+  it('TDH.MEM.TRACK busy while a vCPU holds the epoch: kick, retry once, succeed', () => {
+    const t = makeTd();
+    t.vcpu.autoAccept = true;
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    expect(t.vcpu.write(AREA, 8, 1, { private: true }).exit).toBeNull();
+    const tdx = t.kvm.tdx;
+    if (tdx === null) throw new Error('not a TD');
+    // A vCPU "in the guest" elsewhere holds the TD epoch; the kick forces it out.
+    const held = tdx.module.hold({ kind: 'epoch', tdr: tdx.tdr }, 'shared');
+    t.kvm.onKick = () => held?.release();
+    t.events.length = 0;
+    must(t.kvm.setMemoryAttributes({ address: AREA, size: 0x1000, attributes: 0 }));
+    expect(seamcalls(t.events)).toEqual([
+      'TDH.MEM.RANGE.BLOCK',
+      'TDH.MEM.TRACK', // TDX_OPERAND_BUSY
+      'TDH.MEM.TRACK', // after tdx_no_vcpus_enter_start()
+      'TDH.MEM.PAGE.REMOVE',
+      'TDH.PHYMEM.PAGE.WBINVD',
+    ]);
+    const statuses = t.events.flatMap((e) =>
+      e.type === 'seamcall' && e.leaf === 'TDH.MEM.TRACK' ? [e.status] : [],
+    );
+    expect(statuses).toEqual(['TDX_OPERAND_BUSY', 'TDX_SUCCESS']);
+    expect(tdx.waitForSeptZap).toBe(false);
+    expectClean(t.kvm);
+  });
+
+  it('still busy after the retry: KVM_BUG_ON', () => {
+    const t = makeTd();
+    t.vcpu.autoAccept = true;
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    t.vcpu.write(AREA, 8, 1, { private: true });
+    const tdx = t.kvm.tdx;
+    if (tdx === null) throw new Error('not a TD');
+    tdx.module.hold({ kind: 'septEntry', tdr: tdx.tdr, gpa: AREA, level: 0 });
+    must(t.kvm.setMemoryAttributes({ address: AREA, size: 0x1000, attributes: 0 }));
+    expect(t.kvm.bugs.length).toBeGreaterThan(0);
+    expect(t.kvm.setMemoryAttributes({ address: AREA, size: 0x1000, attributes: 8 })).toMatchObject(
+      { error: 'EIO' },
+    );
+  });
+});

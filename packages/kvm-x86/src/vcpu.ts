@@ -18,6 +18,7 @@ import {
   type TdExit,
 } from '@kvmx/tdx-module';
 import {
+  EBADF,
   EBUSY,
   EINVAL,
   EIO,
@@ -188,6 +189,7 @@ export class Vcpu {
   }
 
   private run(step: Step, nested = false): RunResult {
+    if (!this.kvm.vmFdOpen) return { ret: -EBADF, exit: null };
     if (this.kvm.bugs.length > 0 || this.kvm.dead !== null) return { ret: -EIO, exit: null };
     const r = step();
     this.leaveTd();
