@@ -16,7 +16,10 @@ steps:
     note: all of RAM becomes private (KVM_SET_MEMORY_ATTRIBUTES)
   - initMemRegion: {gpa: 0x80000000, size: 8KiB, measure: true}
     note: KVM_TDX_INIT_MEM_REGION copies the image into private pages and measures it
-  - finalize
+  - finalize:
+    note: KVM_TDX_FINALIZE_VM (TDH.MR.FINALIZE) seals the measurement
+  - check: {mrtd: "0xbb6b1cf067aceb87384e27c383f2a01f7919e1ffa81394d25573e84fe108c8348e038713542e1638f1c5f9ace6e3da7c"}
+    note: the measurement of the two boot pages (SHA-384 over PAGE.ADD and MR.EXTEND records)
   - read: {gpa: 0x80000000, size: 16, private: true}
     note: the TD reads its first boot page, privately
     expect: {exit: none, bytes: 0xf4}
@@ -53,6 +56,7 @@ steps:
     note: re-accepted private pages are zeroed (sw_protected keeps its guest_memfd page, 0x11)
     expect: {exit: none, bytes: 0}
     expectOn: {sw_protected: {exit: none, bytes: 0x11}}
-  - check: {gpa: 0x80100000, root: mirror, level: 1}
+  - check: {gpa: 0x80100000, root: sept, level: 1, state: MAPPED}
+    note: the S-EPT entry is MAPPED again, at 4K
   - destroy
 `;

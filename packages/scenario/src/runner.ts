@@ -6,11 +6,12 @@
 
 import { canonicalGfn, hex, PAGE_SIZE } from '@kvmx/address';
 import {
+  checkAndReport,
+  errnoName,
   exitFields,
   exitReasonName,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
-  fail,
   KVM_CAP_EXIT_HYPERCALL,
   KVM_EXIT_HYPERCALL,
   KVM_MEM_GUEST_MEMFD,
@@ -35,6 +36,7 @@ import {
 } from './events.js';
 import type { PlannedStep, RunPlan } from './plan.js';
 import type { Expect, OpArgsMap, Step } from './scenario.js';
+import { rawSeamcall } from './seamcall.js';
 
 /**
  * KVM_HC_MAP_GPA_RANGE and its ENCRYPTED attribute (include/uapi/linux/kvm_para.h). Owned by
@@ -69,8 +71,8 @@ export interface RunOutcome {
 interface OpOutcome {
   /** errno name of a failed host operation or KVM_RUN. */
   error?: string;
-  /** The exit the step stopped in; null when a guest operation completed. */
-  exit?: KvmExit | null;
+  /** The exit the step stopped in ('ve': a TDX #VE); null when a guest operation completed. */
+  exit?: KvmExit | 've' | null;
   data?: Uint8Array;
   status?: string;
   value?: Record<string, string>;
@@ -100,7 +102,12 @@ class Runner {
   /** Facade fd → the run's own number (1, 2, …), for determinism across runs. */
   private readonly fdNumbers = new Map<number, number>();
   private stepSeamcalls: string[] = [];
+  private stepStatuses: string[] = [];
   private stepViolations = 0;
+  /** Violations already reported: a lasting one is reported (and counted) once. */
+  private readonly seenViolations = new Set<string>();
+  /** vCPUs stopped by a #VE (their pending operation is an access to a PENDING page). */
+  private readonly pendingVe = new Set<number>();
   private captured = false;
 
   constructor(
@@ -122,11 +129,16 @@ class Runner {
       case 'seamcall':
         this.counts.seamcalls++;
         this.stepSeamcalls.push(event.leaf);
+        this.stepStatuses.push(event.status);
         break;
-      case 'violation':
+      case 'violation': {
+        const key = `${event.invariant}\u0000${event.detail}`;
+        if (this.seenViolations.has(key)) return;
+        this.seenViolations.add(key);
         this.counts.violations++;
         this.stepViolations++;
         break;
+      }
       case 'gmem':
         e = { ...event, gmem: this.fdNumber(event.gmem) };
         break;
@@ -189,10 +201,20 @@ class Runner {
     const kvm = r.value;
     this.kvm = kvm;
     kvm.events.on(this.onKvmEvent);
+    if (vm.type === 'tdx') {
+      const init = kvm.tdxInitVm({ maxVcpus: vm.vcpus });
+      if (!init.ok) return `KVM_TDX_INIT_VM failed with ${init.error}`;
+    }
     for (let i = 0; i < vm.vcpus; i++) {
       const v = kvm.createVcpu();
       if (!v.ok) return `KVM_CREATE_VCPU(${i}) failed with ${v.error}`;
-      this.vcpus.push(v.value);
+      const vcpu = v.value;
+      if (vm.type === 'tdx') {
+        const init = kvm.tdxInitVcpu(vcpu);
+        if (!init.ok) return `KVM_TDX_INIT_VCPU(${i}) failed with ${init.error}`;
+        vcpu.autoAccept = vm.autoAccept;
+      }
+      this.vcpus.push(vcpu);
     }
     if (vm.exitHypercall) {
       const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
@@ -221,6 +243,7 @@ class Runner {
     }
     this.counts.steps++;
     this.stepSeamcalls = [];
+    this.stepStatuses = [];
     this.stepViolations = 0;
     let outcome: OpOutcome;
     try {
@@ -259,11 +282,7 @@ class Runner {
 
   /** The invariant checker, after every step (when the facade has one). */
   private checkInvariants(): void {
-    const kvm = this.kvm;
-    if (kvm === null) return;
-    const checker = (kvm as unknown as { checkInvariants?: () => unknown }).checkInvariants;
-    if (typeof checker !== 'function') return;
-    checker.call(kvm);
+    if (this.kvm !== null) checkAndReport(this.kvm);
   }
 
   // ---- operations --------------------------------------------------------------------------
@@ -317,12 +336,34 @@ class Runner {
       case 'resume':
         return this.guest(step);
       case 'initMemRegion':
+        return this.initMemRegion(kvm, step.args);
       case 'finalize':
-      case 'seamcall':
+        if (kvm.tdx === null) return { badInput: 'finalize is modelled for TDX only' };
+        return fromResult(kvm.tdxFinalizeVm());
+      case 'seamcall': {
+        const r = rawSeamcall(kvm, step.args);
+        if ('badInput' in r) return { badInput: r.badInput };
+        const status = this.stepStatuses.at(-1);
+        return { ...(status !== undefined ? { status } : {}), value: r.outputs };
+      }
       case 'accept':
+        return this.guest(step);
       case 'pvalidate':
-        return { badInput: `${step.op} is not modelled by @kvmx/kvm-x86 yet` };
+        return { badInput: 'pvalidate: SEV-SNP is not modelled by @kvmx/kvm-x86 yet' };
     }
+  }
+
+  /**
+   * KVM_TDX_INIT_MEM_REGION: the source is the memslot's shared backing at the same GPA; the
+   * ioctl counts pages, so a size that is not whole pages is refused as the VMM would.
+   */
+  private initMemRegion(kvm: Kvm, a: OpArgsMap['initMemRegion']): OpOutcome {
+    if (kvm.tdx === null) return { badInput: 'initMemRegion is modelled for TDX only' };
+    if (a.size === 0 || a.size % PAGE_SIZE !== 0) return { error: 'EINVAL' };
+    const vcpu = this.vcpus[0];
+    if (vcpu === undefined) return { badInput: 'the VM has no vCPU' };
+    const r = kvm.tdxInitMemRegion(vcpu, { gpa: a.gpa, nrPages: a.size / PAGE_SIZE }, a.measure);
+    return r.ok ? { value: { pages: hex(r.value) } } : { error: r.error };
   }
 
   private memslot(kvm: Kvm, a: OpArgsMap['memslot']): OpOutcome {
@@ -381,7 +422,8 @@ class Runner {
     const args = step.args as { vcpu: number };
     const vcpu = this.vcpus[args.vcpu];
     if (vcpu === undefined) return { badInput: `vCPU ${args.vcpu} does not exist` };
-    if (step.op !== 'resume' && vcpu.hasPendingExit) {
+    const veAccept = step.op === 'accept' && this.pendingVe.has(args.vcpu);
+    if (step.op !== 'resume' && vcpu.hasPendingExit && !veAccept) {
       return {
         badInput: `${step.op} on vCPU ${args.vcpu}, which has a pending exit; continue it with resume first`,
       };
@@ -412,14 +454,31 @@ class Runner {
       case 'resume':
         r = vcpu.resume(step.args.ret === undefined ? 0 : signed64(step.args.ret));
         break;
+      case 'accept':
+        if (step.args.level !== 1) {
+          return { badInput: 'accept: only 4K accepts (level 1) are modelled' };
+        }
+        r = vcpu.accept(step.args.gpa, step.args.size);
+        break;
       default:
         return { badInput: `${step.op} is not a guest operation` };
     }
     r = this.autoAnswer(vcpu, r);
+    if (step.op === 'resume' || !veAccept) this.pendingVe.delete(args.vcpu);
     const out: OpOutcome = { exit: r.exit };
+    if (r.ve !== undefined) {
+      // A #VE the guest did not handle: the access stops, the scenario accepts and resumes.
+      this.pendingVe.add(args.vcpu);
+      out.exit = 've';
+      out.value = { ve: hex(r.ve) };
+    }
     if (r.ret < 0) out.error = errnoOf(r.ret);
     if (r.data !== undefined) out.data = r.data;
-    if (r.hypercallRet !== undefined) out.value = { ret: hex64(r.hypercallRet) };
+    if (r.status !== undefined) out.status = r.status;
+    if (r.hypercallRet !== undefined) out.value = { ...out.value, ret: hex64(r.hypercallRet) };
+    if (r.tdvmcall !== undefined) {
+      out.value = { ...out.value, tdvmcall: r.tdvmcall.status, r11: hex(r.tdvmcall.r11) };
+    }
     return out;
   }
 
@@ -457,11 +516,19 @@ class Runner {
         const found = this.stepViolations - before;
         return { ok: found === 0, detail: `invariant checker found ${found} violation(s)` };
       }
-      case 'mrtd':
-        return { ok: false, detail: 'MRTD is not modelled by @kvmx/kvm-x86 yet' };
+      case 'mrtd': {
+        const tdx = kvm.tdx;
+        const value = tdx === null ? null : (tdx.module.td(tdx.tdr)?.mrtd.value ?? null);
+        if (value === null) return { ok: false, detail: 'no MRTD: the TD is not finalized' };
+        const got = `0x${[...value].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+        return got === c.mrtd
+          ? { ok: true, detail: `MRTD ${got}` }
+          : { ok: false, detail: `MRTD ${got}, expected ${c.mrtd}` };
+      }
       case 'mapping': {
-        if (c.root !== 'direct' && c.root !== 'mirror') {
-          return { ok: false, detail: `check root: ${c.root} is not modelled yet` };
+        if (c.root === 'sept') return this.checkSept(kvm, c);
+        if (c.root === 'rmp') {
+          return { ok: false, detail: 'check root: rmp needs SEV-SNP, not modelled yet' };
         }
         const gfn = canonicalGfn(kvm, c.gpa);
         const root = c.root === 'direct' ? kvm.mmu.directRoot : kvm.mmu.mirrorRoot;
@@ -478,9 +545,43 @@ class Runner {
         if (leaf !== null && c.level !== undefined && leaf.level !== c.level) {
           return { ok: false, detail: `${what}: ${found}, expected level ${c.level}` };
         }
+        if (c.state !== undefined) {
+          // A state belongs to the S-EPT entry behind the mirror leaf.
+          const sept = this.checkSept(kvm, c);
+          return { ok: sept.ok, detail: `${what}: ${found}; ${sept.detail}` };
+        }
         return { ok: true, detail: `${what}: ${found}` };
       }
     }
+  }
+
+  /**
+   * The TD's Secure-EPT entry for the GPA, as the module holds it: `mapped` means a leaf in a
+   * state other than FREE/REMOVED; `state` compares the module's state name.
+   */
+  private checkSept(
+    kvm: Kvm,
+    c: Extract<OpArgsMap['check'], { kind: 'mapping' }>,
+  ): { ok: boolean; detail: string } {
+    const tdx = kvm.tdx;
+    if (tdx === null || tdx.tdr < 0) return { ok: false, detail: 'no TD' };
+    const gpa = canonicalGfn(kvm, c.gpa) * PAGE_SIZE;
+    const e = tdx.module.septEntry(tdx.tdr, gpa, (c.level ?? 1) - 1);
+    if (e === null) return { ok: false, detail: 'no S-EPT' };
+    const level = e.level + 1;
+    const leaf = !['FREE', 'REMOVED'].includes(e.state) && !e.state.startsWith('NL_');
+    const found = leaf
+      ? `${e.state} at level ${level}, pfn ${hex(e.pfn)}`
+      : `${e.state} (walk stopped at level ${level})`;
+    const what = `S-EPT gpa ${hex(gpa)}`;
+    const problems: string[] = [];
+    if (leaf !== c.mapped) problems.push(c.mapped ? 'expected a leaf' : 'expected no leaf');
+    if (c.level !== undefined && leaf && level !== c.level)
+      problems.push(`expected level ${c.level}`);
+    if (c.state !== undefined && e.state !== c.state) problems.push(`expected ${c.state}`);
+    return problems.length === 0
+      ? { ok: true, detail: `${what}: ${found}` }
+      : { ok: false, detail: `${what}: ${found}; ${problems.join(', ')}` };
   }
 
   // ---- expectations ---------------------------------------------------------------------------
@@ -568,16 +669,16 @@ function hex64(n: number): string {
 
 /** The errno name of a negative return, as the facade names it. */
 function errnoOf(ret: number): string {
-  const r = fail(ret);
-  return r.ok ? `E${-ret}` : r.error;
+  return errnoName(ret);
 }
 
 function checkExit(expect: Expect, out: OpOutcome): Check {
   const want = expect.exit;
   if (want === undefined) return { what: 'exit', ok: true, detail: '' };
   const exit = out.exit ?? null;
-  const got = exit === null ? 'none' : exitReasonName(exit);
-  const gotFields = exit === null ? {} : exitFields(exit);
+  const got = exit === null ? 'none' : exit === 've' ? 've' : exitReasonName(exit);
+  const gotFields: Record<string, string | readonly string[]> =
+    exit === null ? {} : exit === 've' ? { gpa: out.value?.ve ?? '' } : exitFields(exit);
   const describe = (reason: string, f: Record<string, string | readonly string[]>) =>
     [
       reason,
@@ -634,7 +735,9 @@ function resultEvent(step: Step, out: OpOutcome): ResultEvent {
     ...(out.error !== undefined ? { error: out.error } : {}),
     ...(out.status !== undefined ? { status: out.status } : {}),
     ...(out.exit !== undefined
-      ? { exit: out.exit === null ? 'none' : exitReasonName(out.exit) }
+      ? {
+          exit: out.exit === null ? 'none' : out.exit === 've' ? 've' : exitReasonName(out.exit),
+        }
       : {}),
     ...(out.data !== undefined ? { bytes: bytesSummary(out.data) } : {}),
     ...(out.value !== undefined ? { value: out.value } : {}),

@@ -69,11 +69,17 @@ export function formatEvent(e: RunEvent, s: TraceStyle = PLAIN_STYLE): string[] 
     case 'scenario': {
       const over = e.fileVm !== undefined ? ` (file says ${e.fileVm}; --vm overrides)` : '';
       const gpaw = e.vm === 'tdx' ? `, GPAW ${e.gpaw}` : '';
+      const n = e.vcpus === 1 ? '' : ` x${e.vcpus}`;
+      const create =
+        e.vm === 'tdx'
+          ? `KVM_CREATE_VM(tdx), KVM_TDX_INIT_VM, KVM_CREATE_VCPU + KVM_TDX_INIT_VCPU${n}`
+          : `KVM_CREATE_VM(${e.vm}), KVM_CREATE_VCPU${n}`;
       return [
         s.bold(`== ${e.name} ==`),
         s.dim(
           `   ${e.file}: ${e.vm} VM${over}${gpaw}, ${e.vcpus} vCPU${e.vcpus === 1 ? '' : 's'}, seed ${e.seed}`,
         ),
+        `${s.dim('[   ]')} ${s.bold('create')} ${create}`,
       ];
     }
     case 'step': {
@@ -108,13 +114,15 @@ export function formatEvent(e: RunEvent, s: TraceStyle = PLAIN_STYLE): string[] 
     }
     case 'seamcall': {
       const status = e.status === 'TDX_SUCCESS' ? s.green(e.status) : s.red(e.status);
+      const operands = fields(e, ['type', 'leaf', 'status', 'code']);
       return [
-        `${INDENT}${s.cyan(`seamcall: ${e.leaf}`)} ${fields(e, ['type', 'leaf', 'status', 'code'])} -> ${status} ${s.dim(e.code)}`.replace(
-          / {2,}/g,
-          ' ',
-        ),
+        `${INDENT}${s.cyan(`seamcall: ${e.leaf}`)}${operands === '' ? '' : ` ${operands}`} -> ${status} ${s.dim(e.code)}`,
       ];
     }
+    case 'tdcall':
+      return [
+        `${INDENT}${s.magenta(`tdcall: ${e.leaf}`)} gpa ${e.gpa} -> ${e.status === 'TDX_SUCCESS' ? s.green(e.status) : s.yellow(e.status)}`,
+      ];
     case 'hook':
       return [`${INDENT}${s.cyan(`kvm_x86_ops.${e.op}`)}: gfn ${e.gfn} level ${e.level}`];
     case 'spte':

@@ -79,14 +79,33 @@ export function runAndPrint(
 ): number {
   const style: TraceStyle = colors(io);
   const captured: { file: string; text: string[] }[] = [];
+  // Identical consecutive trace lines (TDH.MR.EXTEND runs 16 times per page) print once,
+  // with a count.
+  let last: string | null = null;
+  let repeats = 0;
+  let files = 0;
+  const flush = () => {
+    if (last !== null) io.out(repeats > 1 ? `${last} ${style.dim(`(x${repeats})`)}` : last);
+    last = null;
+    repeats = 0;
+  };
+  const line = (text: string) => {
+    if (text === last) {
+      repeats++;
+      return;
+    }
+    flush();
+    last = text;
+    repeats = 1;
+  };
   const onEvent = (e: RunEvent | SummaryEvent) => {
     if (opts.json) {
       io.out(JSON.stringify(e));
       return;
     }
     if (e.type === 'summary') return;
-    if (e.type === 'scenario' && captured.length + 1 > 1) io.out('');
-    for (const line of formatEvent(e, style)) io.out(line);
+    if (e.type === 'scenario' && files++ > 0) line('');
+    for (const text of formatEvent(e, style)) line(text);
   };
   const result: SessionResult = runScenarios(sources, {
     ...(opts.vm !== undefined ? { vm: opts.vm } : {}),
@@ -100,6 +119,7 @@ export function runAndPrint(
           },
         }),
   });
+  flush();
   if (!opts.json) {
     for (const c of captured) {
       if (c.text.length === 0) continue;
