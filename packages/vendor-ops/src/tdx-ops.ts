@@ -31,7 +31,7 @@ import {
   type TdxModule,
   type TdxStatus,
 } from '@kvmx/tdx-module';
-import { EBUSY, EINVAL, EIO, ENOMEM } from './errno.js';
+import { EBUSY, EINVAL, EIO, ENOMEM, ENOSPC } from './errno.js';
 import type { HwFault, KvmX86Ops, VendorContext, VmArch } from './ops.js';
 import { PFERR_PRIVATE_ACCESS, PFERR_WRITE_MASK, pferrSet } from './pferr.js';
 
@@ -63,9 +63,6 @@ const GPA_LEAVES = new Set([
   'TDH.MEM.RANGE.UNBLOCK',
   'TDH.MR.EXTEND',
 ]);
-
-/** Which HKIDs a module's host has handed out (KVM's tdx_guest_keyid_pool ida). */
-const hkidsInUse = new WeakMap<TdxModule, Set<number>>();
 
 /** pg_level_to_tdx_sept_level(): KVM's PG_LEVEL_4K.. → the module's 0... */
 export function pgLevelToTdxSeptLevel(level: number): number {
@@ -180,19 +177,14 @@ export class TdxOps implements KvmX86Ops {
     if (this.state !== TD_STATE_UNINITIALIZED) return -EINVAL;
     const mod = this.module;
     const pool = this.ctx.pool;
-    const used = hkidsInUse.get(mod) ?? new Set<number>();
-    hkidsInUse.set(mod, used);
-    let hkid = -1;
-    for (let h = mod.guestHkidStart; h < mod.guestHkidEnd; h++) {
-      if (!used.has(h)) {
-        hkid = h;
-        break;
-      }
-    }
-    if (hkid < 0) return -EBUSY;
+    // tdx_guest_keyid_alloc(): the host's KeyID IDA (-ENOSPC when exhausted).
+    const hkid = mod.keyIds.alloc();
+    if (hkid < 0) return -ENOSPC;
     const tdrPfn = pool.alloc(FrameOwner.TDX_TDR);
-    if (tdrPfn === NO_FRAME) return -ENOMEM;
-    used.add(hkid);
+    if (tdrPfn === NO_FRAME) {
+      mod.keyIds.free(hkid);
+      return -ENOMEM;
+    }
     this.hkid = hkid;
     this.tdr = tdrPfn * PAGE_SIZE;
     let st = mod.mngCreate(this.tdr, hkid);
@@ -481,7 +473,7 @@ export class TdxOps implements KvmX86Ops {
         return; // HKID leaked
       }
     }
-    hkidsInUse.get(mod)?.delete(this.hkid);
+    mod.keyIds.free(this.hkid); // tdx_hkid_free()
     this.hkid = -1;
   }
 
