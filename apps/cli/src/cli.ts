@@ -5,6 +5,7 @@ import { registerAddr } from './commands/addr.js';
 import { registerBench } from './commands/bench.js';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExplore } from './commands/explore.js';
 import { registerRun } from './commands/run.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { type Io, processIo } from './io.js';
@@ -18,6 +19,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerDemo,
   registerDecode,
   registerBench,
+  registerExplore,
 ];
 
 /** Run the CLI with `argv` (without node and script). Resolves to the exit status. */

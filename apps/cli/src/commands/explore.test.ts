@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../cli.js';
+import { memoryIo } from '../io.js';
+
+async function run(...argv: string[]) {
+  const io = memoryIo();
+  const code = await runCli(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
+describe('kvmx explore', () => {
+  it('explores a TD and ends --json output with the CONTRACTS summary', async () => {
+    const r = await run(
+      'explore',
+      '--vm',
+      'tdx',
+      '--runs',
+      '3',
+      '--steps',
+      '30',
+      '--seed',
+      '5',
+      '--json',
+    );
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out.at(-1) ?? '{}');
+    expect(summary).toMatchObject({
+      type: 'summary',
+      runs: 3,
+      violations: 0,
+      repro: null,
+      reproSteps: null,
+    });
+    expect(summary.steps).toBeGreaterThan(3 * 20);
+  });
+
+  it('prints one human summary line', async () => {
+    const r = await run('explore', '--vm', 'sw_protected', '--runs', '2', '--steps', '10');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      expect.stringMatching(
+        /^PASS: explored sw_protected: 2 runs, \d+ steps, seed 1, no invariant violated$/,
+      ),
+    ]);
+  });
+
+  it('gives the same summary for the same seed', async () => {
+    const a = await run(
+      'explore',
+      '--vm',
+      'default',
+      '--runs',
+      '4',
+      '--steps',
+      '25',
+      '--seed',
+      '42',
+      '--json',
+    );
+    const b = await run(
+      'explore',
+      '--vm',
+      'default',
+      '--runs',
+      '4',
+      '--steps',
+      '25',
+      '--seed',
+      '42',
+      '--json',
+    );
+    expect(a.out).toEqual(b.out);
+  });
+
+  it('lists injections, as JSON objects with name, vm and description', async () => {
+    const r = await run('explore', '--list-injections', '--json');
+    expect(r.code).toBe(0);
+    for (const line of r.out) {
+      expect(Object.keys(JSON.parse(line)).sort()).toEqual(['description', 'name', 'vm']);
+    }
+  });
+
+  it.each([
+    [['explore'], /--vm <type> is required/],
+    [['explore', '--vm', 'snp'], /snp VMs are not modelled yet/],
+    [['explore', '--vm', 'nope'], /--vm: unknown VM type "nope"/],
+    [['explore', '--vm', 'tdx', '--steps', '0'], /--steps: must be an integer/],
+    [['explore', '--vm', 'tdx', '--runs', '-1'], /--runs/],
+    [['explore', '--vm', 'tdx', '--seed', '1e3'], /--seed: must be an integer/],
+    [
+      ['explore', '--vm', 'tdx', '--inject', 'no-such-bug'],
+      /--inject: unknown injection "no-such-bug"/,
+    ],
+  ])('refuses %j with exit 2 and one line', async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(message);
+    expect(r.out).toEqual([]);
+  });
+});
