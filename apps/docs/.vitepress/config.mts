@@ -50,7 +50,7 @@ export default defineConfig({
   outDir: './dist',
   // Keep Vite's cache out of the tree that Biome lints.
   cacheDir: './node_modules/.vitepress-cache',
-  srcExclude: ['README.md', 'e2e/**', 'scripts/**'],
+  srcExclude: ['README.md', 'e2e/**', 'scripts/**', '.api-*/**'],
   lastUpdated: false,
   head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   themeConfig: {

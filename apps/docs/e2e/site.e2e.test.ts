@@ -74,6 +74,15 @@ interface Opened {
   readonly problems: string[];
 }
 
+// Counted as a failed test (not only a failed hook), so "N passed, N failed" tells the truth
+// when the build step was forgotten or failed.
+test('the site has been built (apps/docs/dist/index.html exists)', () => {
+  expect(
+    existsSync(join(DIST, 'index.html')),
+    `${DIST} has no build: run \`pnpm --filter @kvmx/docs build\` first`,
+  ).toBe(true);
+});
+
 describe.skipIf(!hasChromium)('docs site in chromium', () => {
   let server: StaticServer;
   let context: BrowserContext;

@@ -1,6 +1,6 @@
 // Generates the API reference (markdown for VitePress) from every package under packages/*
 // that has a src/index.ts when the build runs. Output: apps/docs/api (gitignored).
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Application } from 'typedoc';
@@ -14,7 +14,11 @@ const entryPoints = readdirSync(packagesDir)
   .map((name) => join(packagesDir, name));
 console.log(`typedoc: ${entryPoints.length} packages`);
 const outDir = join(docsDir, 'api');
-rmSync(outDir, { recursive: true, force: true });
+// Generate next to the final place and swap it in at the end, so a failed run or a second
+// build running at the same time never leaves a half-written api/ behind. docsRoot is the
+// temporary root, so the sidebar's links still read /api/....
+const tmpRoot = mkdtempSync(join(docsDir, '.api-'));
+const tmpOut = join(tmpRoot, 'api');
 
 const app = await Application.bootstrapWithPlugins({
   entryPoints,
@@ -29,8 +33,8 @@ const app = await Application.bootstrapWithPlugins({
     validation: { notExported: false, invalidLink: true, notDocumented: false },
   },
   plugin: ['typedoc-plugin-markdown', 'typedoc-vitepress-theme'],
-  out: outDir,
-  docsRoot: docsDir,
+  out: tmpOut,
+  docsRoot: tmpRoot,
   disableSources: true,
   skipErrorChecking: true,
   readme: 'none',
@@ -40,12 +44,18 @@ const app = await Application.bootstrapWithPlugins({
   // as a Vue template, where a bare <MapGPA> is an unclosed element and fails the build.
   sanitizeComments: true,
   validation: { notExported: false, invalidLink: true, notDocumented: false },
-  logLevel: 'Warn',
+  logLevel: process.env.KVMX_TYPEDOC_LOG ?? 'Warn',
 });
-const project = await app.convert();
-if (!project) {
-  console.error('typedoc: conversion failed');
-  process.exit(1);
+try {
+  const project = await app.convert();
+  if (!project) throw new Error('conversion failed');
+  await app.generateOutputs(project);
+  if (app.logger.hasErrors()) throw new Error('errors reported above');
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmpOut, outDir);
+} catch (e) {
+  console.error(`typedoc: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+} finally {
+  rmSync(tmpRoot, { recursive: true, force: true });
 }
-await app.generateOutputs(project);
-if (app.logger.hasErrors()) process.exit(1);
