@@ -54,6 +54,7 @@ describe('PagingTree basics', () => {
     expect(tree.map(1, 2, s.lo, s.hi)).toBe(-EINVAL);
     expect(tree.map(0, 4, s.lo, s.hi)).toBe(-EINVAL);
     expect(tree.lookup(2 ** 36)).toBe(0);
+    expect(tree.lookup(0.5)).toBe(0);
   });
 
   it('indexes GFNs up to 2^40 - 1 in a 5-level tree', () => {

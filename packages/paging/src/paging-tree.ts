@@ -194,8 +194,18 @@ export class PagingTree {
   /** The value found by the last lookup()/readAt(), and where it sits. */
   foundLo = 0;
   foundHi = 0;
-  foundTable = 0;
   foundIndex = 0;
+  /** foundTable as the words of an entry pointing at it (ints, so the hot path stores no double). */
+  private foundTableLo = 0;
+  private foundTableHi = 0;
+  /** PFN of the table holding the entry found last. */
+  get foundTable(): number {
+    return spteToPfn(this.foundTableLo, this.foundTableHi);
+  }
+  set foundTable(pfn: number) {
+    this.foundTableLo = pfnLo(pfn);
+    this.foundTableHi = pfnHi(pfn);
+  }
 
   private readonly isTableFn: EntryPredicate | null;
   private readonly isLeafFn: EntryPredicate | null;
@@ -527,7 +537,11 @@ export class PagingTree {
    * value and position are left in foundLo/foundHi/foundTable/foundIndex. Allocation-free.
    */
   lookup(gfn: number): number {
-    if (!(gfn >= 0 && gfn < this.gfnLimit)) return 0;
+    if (this.fast4 && gfn >= 0 && gfn < TWO36 && Number.isInteger(gfn)) {
+      const t4 = Math.floor(gfn / TWO27);
+      return this.lookup4(t4, gfn - t4 * TWO27);
+    }
+    if (!(gfn >= 0 && gfn < this.gfnLimit) || !Number.isInteger(gfn)) return 0;
     const ig = this.gfnBits === 0 ? gfn : orGfn(gfn, this.gfnBits);
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
@@ -565,10 +579,12 @@ export class PagingTree {
   }
 
   /**
-   * lookupDefault() unrolled for a 4-level root (the GFN is below 2^36, so `top` is the PML4
-   * index). Few instructions per lookup let the CPU keep several walks' cache misses in
-   * flight, which is what bounds a random walk (performance.md B.2). A corrupt non-leaf
-   * that points outside the pool reads slot 0 (the zero frame): "not present".
+   * lookup() for a 4-level root with KVM's entry meaning. The common case — a 4K leaf under
+   * three tables — runs as straight-line code: each level's "is a present table" test turns
+   * into a mask that sends the walk to slot 0, the always-zero frame, instead of a branch on
+   * a value that is still in flight from memory. With no branch to resolve, the CPU keeps
+   * several lookups' cache misses in flight, which is what bounds a random walk
+   * (performance.md B.2). Anything else (a miss, a huge leaf) takes lookupDefault().
    */
   private lookup4(top: number, low: number): number {
     const pool = this.pool;
@@ -576,52 +592,40 @@ export class PagingTree {
     const slots = pool.slots;
     const bh = this.baseHi;
     const bl = this.baseLo;
-    const rootBase = this.rootBase;
     // PML4
-    let w = rootBase + ((top & 511) << 1);
+    let w = this.rootBase + ((top & 511) << 1);
     let lo = store[w] as number;
     let hi = store[w + 1] as number;
-    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 4, w, rootBase, 0, 0);
-    let base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    let t = (lo & 0x880) ^ 0x800; // 0 for a present table
+    let keep = ~((t | -t) >> 31); // -1 for a present table, else 0
+    let base =
+      ((slots[((((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl) & keep] as number) << 10) & keep;
     // PDPT
-    let plo = lo;
-    let phi = hi;
     w = base + ((low >>> 18) << 1);
     lo = store[w] as number;
     hi = store[w + 1] as number;
-    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 3, w, base, plo, phi);
-    base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    t = (lo & 0x880) ^ 0x800;
+    keep = ~((t | -t) >> 31);
+    base =
+      ((slots[((((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl) & keep] as number) << 10) & keep;
     // PD
-    plo = lo;
-    phi = hi;
     w = base + (((low >>> 9) & 511) << 1);
-    lo = store[w] as number;
-    hi = store[w + 1] as number;
-    if ((lo & 0x880) !== 0x800) return this.foundLeaf4(lo, hi, 2, w, base, plo, phi);
-    base = ((slots[(((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl] as number) | 0) << 10;
+    const plo = store[w] as number;
+    const phi = store[w + 1] as number;
+    t = (plo & 0x880) ^ 0x800;
+    keep = ~((t | -t) >> 31);
+    base =
+      ((slots[((((phi & 0xfffff) - bh) << 20) + (plo >>> 12) - bl) & keep] as number) << 10) & keep;
     // PT
     w = base + ((low & 511) << 1);
     const llo = store[w] as number;
-    if ((llo & SPTE_MMU_PRESENT_MASK) === 0) return 0;
-    return this.foundLeaf4(llo, store[w + 1] as number, 1, w, base, lo, hi);
-  }
-
-  /** Record a leaf found by lookup4(); 0 when the entry is not present. */
-  private foundLeaf4(
-    lo: number,
-    hi: number,
-    level: number,
-    w: number,
-    base: number,
-    plo: number,
-    phi: number,
-  ): number {
-    if ((lo & SPTE_MMU_PRESENT_MASK) === 0 || base === 0) return 0;
-    this.foundLo = lo;
-    this.foundHi = hi;
-    this.foundIndex = (w - base) >>> 1;
-    this.foundTable = level === 4 ? this.root : spteToPfn(plo, phi);
-    return level;
+    if ((llo & SPTE_MMU_PRESENT_MASK) === 0 || base === 0) return this.lookupDefault(top, low);
+    this.foundLo = llo;
+    this.foundHi = store[w + 1] as number;
+    this.foundIndex = low & 511;
+    this.foundTableLo = plo;
+    this.foundTableHi = phi;
+    return 1;
   }
 
   /** lookup() with KVM's entry meaning, everything in locals: the hot path. */
@@ -760,7 +764,11 @@ export class PagingTree {
     return PAGING_OK;
   }
 
-  /** map4kDefault() unrolled for a 4-level root (see lookup4()). Returns 1 to fall back. */
+  /**
+   * map4kDefault() for a 4-level root, straight-line like lookup4(): when the three tables
+   * exist, one pass and one write. Returns 1 to fall back (a table is missing, a huge leaf
+   * or a FROZEN entry is on the way).
+   */
   private map4k4(gfn: number, lo: number, hi: number): number {
     const top = Math.floor(gfn / TWO27);
     const low = gfn - top * TWO27;
@@ -769,22 +777,27 @@ export class PagingTree {
     const slots = pool.slots;
     const bh = this.baseHi;
     const bl = this.baseLo;
-    // PML4: gfn < 2^36, so its index is gfn / 2^27.
     let w = this.rootBase + ((top & 511) << 1);
     let elo = store[w] as number;
     let ehi = store[w + 1] as number;
-    if ((elo & 0x880) !== 0x800) return 1;
-    let base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    let t = (elo & 0x880) ^ 0x800;
+    let keep = ~((t | -t) >> 31);
+    let base =
+      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
     w = base + ((low >>> 18) << 1);
     elo = store[w] as number;
     ehi = store[w + 1] as number;
-    if ((elo & 0x880) !== 0x800 || base === 0) return 1;
-    base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    t = (elo & 0x880) ^ 0x800;
+    keep = ~((t | -t) >> 31);
+    base =
+      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
     w = base + (((low >>> 9) & 511) << 1);
     elo = store[w] as number;
     ehi = store[w + 1] as number;
-    if ((elo & 0x880) !== 0x800 || base === 0) return 1;
-    base = ((slots[(((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl] as number) | 0) << 10;
+    t = (elo & 0x880) ^ 0x800;
+    keep = ~((t | -t) >> 31);
+    base =
+      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
     if (base === 0) return 1;
     w = base + ((low & 511) << 1);
     const oldLo = store[w] as number;
@@ -793,8 +806,8 @@ export class PagingTree {
     // The write path, inlined for a 4K entry (no table can hang below it).
     store[w] = lo;
     store[w + 1] = hi;
-    const d = ((lo >>> 11) & 1) - ((oldLo >>> 11) & 1);
-    if (d !== 0) this.leavesPerLevel[1] = (this.leavesPerLevel[1] as number) + d;
+    this.leavesPerLevel[1] =
+      (this.leavesPerLevel[1] as number) + ((lo >>> 11) & 1) - ((oldLo >>> 11) & 1);
     const listener = this.onChange;
     if (listener !== null) listener(this, gfn, 1, oldLo, oldHi, lo, hi);
     return PAGING_OK;
