@@ -3,15 +3,20 @@
 // Source: arch/x86/kvm/mmu/tdp_mmu.c, tdp_iter.h, tdp_mmu.h, mmu_internal.h (Linux 6.17-rc,
 // [K1]/[H] in kvm-mmu.md); kvm-mmu.md §1.2–§1.10.
 //
-// Tables are 4 KiB frames of the pool (owner KVM_PAGE_TABLE), entries are (lo, hi) int32
-// words read and written through the pool, and the SPTE codec is @kvmx/paging's. A shadow
-// page's metadata (level, mirror role, base GFN, external_spt) is one small object per table,
-// never per entry. GFNs are alias-free everywhere; a root's gfn bits are added only when a
-// table index is computed (tdp_iter's `(gfn | gfn_bits)`).
+// Each root is a @kvmx/paging PagingTree: its tables are frames of the pool, its entries go
+// through the tree's one write path (writeEntry / cmpxchgEntry), and a replaced table is torn
+// down by the tree the way handle_removed_pt() does it (children FROZEN, then the frame
+// freed). This file adds what is KVM's on top: the root choice, kvm_tdp_mmu_map() with
+// set_external_spte_present() (freeze, hook, final value) for mirror roots, and
+// handle_changed_spte()'s reactions, run from the tree's change listener — the BUG on a
+// leaf changing PFN, remove_external_spte() for mirror leaves, free_external_spt() when a
+// mirror table leaves. A shadow page's metadata (level, mirror role, base GFN, external_spt)
+// is one small object per table, never per entry. GFNs are alias-free everywhere; a direct
+// root's gfn bits are added only when the tree computes a table index.
 //
 // The model is single-threaded; the lock discipline is kept as a rule each path asserts
 // (mirror leaves are installed only through the atomic path, removed only through the
-// non-atomic one), and the cmpxchg of the atomic path still compares the expected old value.
+// non-atomic one), and the atomic path still compares the expected old value.
 
 import { gfnIndex, hex, type PgLevel, pagesPerHpage, word64Hex } from '@kvmx/address';
 import {
@@ -23,11 +28,12 @@ import {
   isLastSpte,
   isShadowPresentPte,
   makeNonleafSpte,
-  makeSmallSpte,
   NO_FRAME,
+  PagingTree,
   SHADOW_NONPRESENT_VALUE_HI,
   SHADOW_NONPRESENT_VALUE_LO,
   spteToPfn,
+  WalkPath,
 } from '@kvmx/paging';
 import { EBUSY, EIO, ENOMEM, type KvmX86Ops } from '@kvmx/vendor-ops';
 import type { EventBus } from './events.js';
@@ -112,13 +118,17 @@ export class TdpMmu {
   readonly mirrored: boolean;
   directRoot: ShadowPage | null = null;
   mirrorRoot: ShadowPage | null = null;
+  /** The paging trees behind the roots. */
+  directTree: PagingTree | null = null;
+  mirrorTree: PagingTree | null = null;
   /** Every live shadow page, by table PFN (sptep_to_sp()). */
   readonly sps = new Map<number, ShadowPage>();
-  /** Present leaves per level (kvm->stat.pages[level]), direct and mirror together. */
-  readonly leafCount = new Int32Array(6);
   /** External pages whose free_external_spt failed: leaked, never touched again. */
   readonly leakedExternal: number[] = [];
   private readonly bug: (message: string) => void;
+  /** True while an atomic (read mmu_lock) write is in progress (handle_changed_spte's `shared`). */
+  private shared = false;
+  private readonly path = new WalkPath();
 
   constructor(options: TdpMmuOptions) {
     this.pool = options.pool;
@@ -137,21 +147,44 @@ export class TdpMmu {
    */
   allocRoots(): number {
     if (this.mirrored && this.mirrorRoot === null) {
-      const root = this.allocSp(this.rootLevel, true, 0, false);
-      if (root === null) return -ENOMEM;
-      this.mirrorRoot = root;
+      const tree = this.newTree(true);
+      if (tree === null) return -ENOMEM;
+      this.mirrorTree = tree;
+      this.mirrorRoot = this.register(tree.root, this.rootLevel, true, 0, NO_FRAME);
     }
     if (this.directRoot === null) {
-      const root = this.allocSp(this.rootLevel, false, 0, false);
-      if (root === null) return -ENOMEM;
-      this.directRoot = root;
+      const tree = this.newTree(false);
+      if (tree === null) return -ENOMEM;
+      this.directTree = tree;
+      this.directRoot = this.register(tree.root, this.rootLevel, false, 0, NO_FRAME);
     }
     return 0;
+  }
+
+  /** kvm_tdp_mmu_alloc_root(): a tree whose changes reach handle_changed_spte(). */
+  private newTree(mirror: boolean): PagingTree | null {
+    if (this.pool.allocated >= this.pool.maxFrames) return null;
+    const tree = new PagingTree(this.pool, {
+      rootLevel: this.rootLevel,
+      name: mirror ? 'mirror' : 'direct',
+      gfnBits: mirror ? 0 : this.ops.arch.gfnDirectBits,
+    });
+    tree.onChange = (_t, gfn, level, oldLo, oldHi, newLo, newHi) =>
+      this.handleChangedSpte(mirror, gfn, level as PgLevel, oldLo, oldHi, newLo, newHi);
+    tree.onTableRemoved = (_t, pfn, gfn, level) => this.handleRemovedPt(pfn, gfn, level);
+    return tree;
   }
 
   /** kvm_gfn_root_bits(kvm, root): the direct bits for a direct root, 0 for a mirror. */
   rootBits(root: ShadowPage): number {
     return root.isMirror ? 0 : this.ops.arch.gfnDirectBits;
+  }
+
+  /** The tree a shadow page belongs to. */
+  treeOf(sp: ShadowPage): PagingTree {
+    const tree = sp.isMirror ? this.mirrorTree : this.directTree;
+    if (tree === null) throw new Error('shadow page of a root that is gone');
+    return tree;
   }
 
   /** The valid roots matching `types` (tdp_mmu_root_match()). */
@@ -177,6 +210,16 @@ export class TdpMmu {
     return types;
   }
 
+  /** Present leaves per level over both roots (kvm->stat.pages[level]). */
+  get leafCount(): readonly number[] {
+    const out = [0, 0, 0, 0, 0, 0];
+    for (const t of [this.directTree, this.mirrorTree]) {
+      if (t === null) continue;
+      for (let l = 1; l <= 5; l++) out[l] = (out[l] as number) + t.leafCount(l);
+    }
+    return out;
+  }
+
   // ---- entries -------------------------------------------------------------------------
 
   /** Table index of an alias-free GFN at `level` under a root with `gfnBits`. */
@@ -193,36 +236,29 @@ export class TdpMmu {
   }
 
   /**
-   * Walk `root` for `gfn` (alias-free) down to the leaf or the first non-present entry.
-   * Returns the deepest entry found: its table, index and level. Used by lookups, guest
-   * accesses and invariant checks.
+   * Walk `root` for `gfn` (alias-free) down to the leaf or the first non-present entry
+   * (PagingTree.walk). Returns the deepest entry found: its table, index and level.
    */
   walk(root: ShadowPage, gfn: number): { sp: ShadowPage; index: number; level: PgLevel } {
-    const bits = this.rootBits(root);
-    let sp = root;
-    for (;;) {
-      const level = sp.level;
-      const i = this.index(gfn, bits, level);
-      const lo = this.lo(sp, i);
-      if (!isShadowPresentPte(lo) || isLastSpte(lo, level)) return { sp, index: i, level };
-      const child = this.sps.get(spteToPfn(lo, this.hi(sp, i)));
-      if (child === undefined) return { sp, index: i, level };
-      sp = child;
-    }
+    const path = this.path;
+    const level = this.treeOf(root).walk(gfn, path) as PgLevel;
+    const table = path.table[level] as number;
+    const sp = this.sps.get(table) ?? root;
+    return { sp, index: path.index[level] as number, level };
   }
 
-  /** The present leaf mapping `gfn` in `root`, or null. */
+  /** The present leaf mapping `gfn` in `root`, or null (PagingTree.lookup). */
   lookup(
     root: ShadowPage,
     gfn: number,
   ): { pfn: number; level: PgLevel; lo: number; hi: number } | null {
-    const { sp, index, level } = this.walk(root, gfn);
-    const lo = this.lo(sp, index);
-    if (!isShadowPresentPte(lo) || !isLastSpte(lo, level)) return null;
-    const hi = this.hi(sp, index);
-    const base = spteToPfn(lo, hi);
+    const tree = this.treeOf(root);
+    const level = tree.lookup(gfn) as PgLevel | 0;
+    if (level === 0) return null;
+    const lo = tree.foundLo;
+    const hi = tree.foundHi;
     const offset = gfn % pagesPerHpage(level);
-    return { pfn: base + offset, level, lo, hi };
+    return { pfn: spteToPfn(lo, hi) + offset, level, lo, hi };
   }
 
   // ---- kvm_tdp_mmu_map -----------------------------------------------------------------
@@ -241,8 +277,8 @@ export class TdpMmu {
     for (;;) {
       const level = sp.level;
       const i = this.index(fault.gfn, bits, level);
-      let lo = this.lo(sp, i);
-      let hi = this.hi(sp, i);
+      const lo = this.lo(sp, i);
+      const hi = this.hi(sp, i);
       if (isFrozenSpte(lo, hi)) return RET_PF_RETRY;
       if (level === fault.goalLevel) return this.mapHandleTargetLevel(fault, sp, i, lo, hi);
       if (isShadowPresentPte(lo) && !isLastSpte(lo, level)) {
@@ -256,27 +292,26 @@ export class TdpMmu {
       }
       // Non-present, or a huge leaf that must be split to reach the goal level.
       const childLevel = (level - 1) as PgLevel;
-      const childBase = this.alignGfn(fault.gfn, level);
-      const child = this.allocSp(childLevel, sp.isMirror, childBase, true);
-      if (child === null) return -ENOMEM;
-      let r: number;
+      const childBase = fault.gfn - (fault.gfn % pagesPerHpage(level));
       if (isShadowPresentPte(lo)) {
         if (sp.isMirror) {
           this.bug("kvm_tdp_mmu_map: don't support large page for mirrored roots (TDX)");
-          this.freeSp(child);
           return -EIO;
         }
-        r = this.splitHugePage(sp, i, lo, hi, child);
+        const r = this.splitHugePage(sp, level, childBase);
+        if (r !== 0) return r === -EBUSY ? RET_PF_RETRY : r;
       } else {
-        r = this.linkSp(sp, i, lo, hi, child);
+        const child = this.allocSp(childLevel, sp.isMirror, childBase);
+        if (child === null) return -ENOMEM;
+        const r = this.linkSp(sp, i, lo, hi, child);
+        if (r !== 0) {
+          this.freeSp(child);
+          return r === -EBUSY ? RET_PF_RETRY : r;
+        }
       }
-      if (r !== 0) {
-        this.freeSp(child);
-        return r === -EBUSY ? RET_PF_RETRY : r;
-      }
-      lo = this.lo(sp, i);
-      hi = this.hi(sp, i);
-      sp = child;
+      const next = this.sps.get(spteToPfn(this.lo(sp, i), this.hi(sp, i)));
+      if (next === undefined) return RET_PF_RETRY;
+      sp = next;
     }
   }
 
@@ -304,28 +339,21 @@ export class TdpMmu {
   /** tdp_mmu_link_sp(): point the entry at a new child table (atomic). */
   private linkSp(sp: ShadowPage, i: number, lo: number, hi: number, child: ShadowPage): number {
     const w = makeNonleafSpte(child.spt);
-    return this.setSpteAtomic(sp, i, lo, hi, w.lo | 0, w.hi | 0);
+    return this.setSpteAtomic(sp, i, lo, hi, w.lo | 0, w.hi | 0, child);
   }
 
   /**
-   * tdp_mmu_split_huge_page(): fill the child with the huge leaf's 512 small pieces, then
-   * link it in place of the leaf (direct roots only).
+   * tdp_mmu_split_huge_page(): a new table holding the huge leaf's 512 small pieces replaces
+   * the leaf (PagingTree.splitHuge); direct roots only.
    */
-  private splitHugePage(
-    sp: ShadowPage,
-    i: number,
-    lo: number,
-    hi: number,
-    child: ShadowPage,
-  ): number {
-    for (let j = 0; j < 512; j++) {
-      const w = makeSmallSpte(lo, hi, child.level, j);
-      this.pool.writeWord64(child.spt, j, w.lo | 0, w.hi | 0);
-    }
-    this.leafCount[child.level] = (this.leafCount[child.level] as number) + 512;
-    // The child's leaves now hold the memory; unlink the huge leaf without treating its pfn
-    // as removed (handle_changed_spte sees a leaf replaced by a non-leaf).
-    return this.linkSp(sp, i, lo, hi, child);
+  private splitHugePage(sp: ShadowPage, level: PgLevel, gfn: number): number {
+    const tree = this.treeOf(sp);
+    const r = tree.splitHuge(gfn, level);
+    if (r !== 0) return r;
+    if (tree.entryAt(gfn, level) !== 0) return -EIO;
+    const table = spteToPfn(tree.foundLo, tree.foundHi);
+    this.register(table, (level - 1) as PgLevel, false, gfn, NO_FRAME);
+    return 0;
   }
 
   // ---- SPTE writes -----------------------------------------------------------------------
@@ -333,7 +361,8 @@ export class TdpMmu {
   /**
    * models tdp_mmu.c: tdp_mmu_set_spte_atomic() / __tdp_mmu_set_spte_atomic() (read
    * mmu_lock). On a mirror table a present value goes through set_external_spte_present():
-   * freeze, call the hook, then write the final value or restore the old one.
+   * freeze, call the hook, then write the final value or restore the old one. `child` is the
+   * shadow page a non-leaf value links (its table is counted by the tree).
    */
   setSpteAtomic(
     sp: ShadowPage,
@@ -342,24 +371,34 @@ export class TdpMmu {
     oldHi: number,
     newLo: number,
     newHi: number,
+    child?: ShadowPage,
   ): number {
     if (isFrozenSpte(oldLo, oldHi)) {
       this.bug('__tdp_mmu_set_spte_atomic: old SPTE is FROZEN');
       return -EBUSY;
     }
     const gfn = this.entryGfn(sp, i);
-    if (sp.isMirror && !isFrozenSpte(newLo, newHi)) {
-      if (!isShadowPresentPte(newLo)) {
-        this.bug('atomic zap of a mirror SPTE is not supported');
-        return -EBUSY;
+    this.shared = true;
+    try {
+      if (sp.isMirror && !isFrozenSpte(newLo, newHi)) {
+        if (!isShadowPresentPte(newLo)) {
+          this.bug('atomic zap of a mirror SPTE is not supported');
+          return -EBUSY;
+        }
+        return this.setExternalSptePresent(sp, i, gfn, oldLo, oldHi, newLo, newHi, child);
       }
-      const r = this.setExternalSptePresent(sp, i, gfn, oldLo, oldHi, newLo, newHi);
-      if (r !== 0) return r;
-    } else {
-      if (!this.cmpxchg(sp, i, oldLo, oldHi, newLo, newHi)) return -EBUSY;
+      const tree = this.treeOf(sp);
+      if (child !== undefined) {
+        // try_cmpxchg64 of a link: the entry must still hold the value the walk read.
+        if (this.lo(sp, i) !== (oldLo | 0) || this.hi(sp, i) !== (oldHi | 0)) return -EBUSY;
+        return tree.linkTable(gfn, child.level, child.spt, newLo, newHi) === 0 ? 0 : -EBUSY;
+      }
+      return tree.cmpxchgEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi, newLo, newHi) === 0
+        ? 0
+        : -EBUSY;
+    } finally {
+      this.shared = false;
     }
-    this.handleChangedSpte(gfn, oldLo, oldHi, newLo, newHi, sp.level, true);
-    return 0;
   }
 
   /** models tdp_mmu.c: set_external_spte_present(). */
@@ -371,38 +410,45 @@ export class TdpMmu {
     oldHi: number,
     newLo: number,
     newHi: number,
+    child: ShadowPage | undefined,
   ): number {
     if (isShadowPresentPte(oldLo)) {
       this.bug('set_external_spte_present: only non-present -> present is supported');
       return -EIO;
     }
-    if (!this.cmpxchg(sp, i, oldLo, oldHi, FROZEN_SPTE_LO, FROZEN_SPTE_HI)) return -EBUSY;
+    const tree = this.treeOf(sp);
+    if (
+      tree.cmpxchgEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi, FROZEN_SPTE_LO, FROZEN_SPTE_HI) !==
+      0
+    ) {
+      return -EBUSY;
+    }
     let ret: number;
     if (isLastSpte(newLo, sp.level)) {
       const pfn = spteToPfn(newLo, newHi);
       this.hookEvent('set_external_spte', gfn, sp.level);
       ret = this.ops.setExternalSpte ? this.ops.setExternalSpte(gfn, sp.level, pfn) : -EIO;
+    } else if (child === undefined || child.externalSpt === NO_FRAME) {
+      this.bug('set_external_spte_present: child has no external_spt');
+      ret = -EIO;
     } else {
-      const child = this.sps.get(spteToPfn(newLo, newHi));
-      if (child === undefined || child.externalSpt === NO_FRAME) {
-        this.bug('set_external_spte_present: child has no external_spt');
-        ret = -EIO;
-      } else {
-        this.hookEvent('link_external_spt', gfn, sp.level);
-        ret = this.ops.linkExternalSpt
-          ? this.ops.linkExternalSpt(gfn, sp.level, child.externalSpt)
-          : -EIO;
-      }
+      this.hookEvent('link_external_spt', gfn, sp.level);
+      ret = this.ops.linkExternalSpt
+        ? this.ops.linkExternalSpt(gfn, sp.level, child.externalSpt)
+        : -EIO;
     }
-    if (ret !== 0) this.writeSpte(sp, i, oldLo, oldHi);
-    else this.writeSpte(sp, i, newLo, newHi);
+    // The final value replaces FROZEN through the write path. (PagingTree.linkTable refuses a
+    // FROZEN parent entry, so a mirror table is linked with a plain write; the tree's table
+    // statistics do not count mirror tables.)
+    if (ret !== 0) tree.writeEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi);
+    else tree.writeEntry(sp.spt, i, gfn, sp.level, newLo, newHi);
     return ret;
   }
 
   /**
-   * models tdp_mmu.c: tdp_mmu_set_spte() (write mmu_lock): write, handle_changed_spte(), and
-   * on a mirror table remove_external_spte() for the old leaf. Present values are never
-   * written to a mirror this way.
+   * models tdp_mmu.c: tdp_mmu_set_spte() (write mmu_lock): the tree's write path writes the
+   * entry and the change listener runs handle_changed_spte() and, for a mirror leaf,
+   * remove_external_spte(). Present values are never written to a mirror this way.
    */
   setSpte(sp: ShadowPage, i: number, newLo: number, newHi: number): void {
     const oldLo = this.lo(sp, i);
@@ -410,119 +456,86 @@ export class TdpMmu {
     if (isFrozenSpte(oldLo, oldHi) || isFrozenSpte(newLo, newHi)) {
       this.bug('tdp_mmu_set_spte: FROZEN SPTE written non-atomically');
     }
-    const gfn = this.entryGfn(sp, i);
-    this.writeSpte(sp, i, newLo, newHi);
-    this.handleChangedSpte(gfn, oldLo, oldHi, newLo, newHi, sp.level, false);
-    if (sp.isMirror) {
-      if (isShadowPresentPte(newLo)) this.bug('non-atomic present write to a mirror SPTE');
-      this.removeExternalSpte(gfn, oldLo, oldHi, sp.level);
-    }
-  }
-
-  /** models tdp_mmu.c: remove_external_spte() — leaves only; KVM_BUG_ON(ret). */
-  private removeExternalSpte(gfn: number, oldLo: number, oldHi: number, level: PgLevel): void {
-    if (!isShadowPresentPte(oldLo) || !isLastSpte(oldLo, level)) return;
-    this.hookEvent('remove_external_spte', gfn, level);
-    const ret = this.ops.removeExternalSpte
-      ? this.ops.removeExternalSpte(gfn, level, spteToPfn(oldLo, oldHi))
-      : -EIO;
-    if (ret !== 0) this.bug(`remove_external_spte(gfn ${hex(gfn)}, level ${level}) failed: ${ret}`);
+    if (sp.isMirror && isShadowPresentPte(newLo))
+      this.bug('non-atomic present write to a mirror SPTE');
+    this.treeOf(sp).writeEntry(sp.spt, i, this.entryGfn(sp, i), sp.level, newLo, newHi);
   }
 
   /**
-   * models tdp_mmu.c: handle_changed_spte(). A present leaf replaced by a present leaf of a
-   * different PFN is fatal (BUG()); a removed non-leaf recurses into handle_removed_pt().
+   * models tdp_mmu.c: handle_changed_spte() as the tree reports each change — event, the
+   * BUG() on a present leaf changing PFN, and on a mirror remove_external_spte() for a leaf
+   * that stops being present (the tree itself unlinks removed tables, handle_removed_pt()).
    */
   private handleChangedSpte(
+    mirror: boolean,
     gfn: number,
+    level: PgLevel,
     oldLo: number,
     oldHi: number,
     newLo: number,
     newHi: number,
-    level: PgLevel,
-    shared: boolean,
   ): void {
-    const wasPresent = isShadowPresentPte(oldLo);
-    const isPresent = isShadowPresentPte(newLo);
-    const wasLeaf = wasPresent && isLastSpte(oldLo, level);
-    const isLeaf = isPresent && isLastSpte(newLo, level);
-    const oldPfn = spteToPfn(oldLo, oldHi);
-    const pfnChanged = oldPfn !== spteToPfn(newLo, newHi);
-    if (wasLeaf && isLeaf && pfnChanged) {
+    if (this.events.active) {
+      this.events.emit({
+        type: 'spte',
+        root: mirror ? 'mirror' : 'direct',
+        gfn: hex(gfn),
+        level,
+        old: word64Hex({ lo: oldLo >>> 0, hi: oldHi >>> 0 }),
+        new: word64Hex({ lo: newLo >>> 0, hi: newHi >>> 0 }),
+      });
+    }
+    const wasLeaf = isShadowPresentPte(oldLo) && isLastSpte(oldLo, level);
+    const isLeaf = isShadowPresentPte(newLo) && isLastSpte(newLo, level);
+    if (wasLeaf && isLeaf && spteToPfn(oldLo, oldHi) !== spteToPfn(newLo, newHi)) {
       this.bug(`handle_changed_spte: present leaf at gfn ${hex(gfn)} changed PFN`);
     }
-    if (oldLo === newLo && (oldHi | 0) === (newHi | 0)) return;
-    if (isLeaf !== wasLeaf) {
-      this.leafCount[level] = (this.leafCount[level] as number) + (isLeaf ? 1 : -1);
-    }
-    if (wasPresent && !wasLeaf && (isLeaf || !isPresent || pfnChanged)) {
-      const child = this.sps.get(oldPfn);
-      if (child !== undefined) this.handleRemovedPt(child, shared);
+    if (mirror && wasLeaf && !isShadowPresentPte(newLo)) {
+      // remove_external_spte(): write mmu_lock only (no atomic zap of mirror SPTEs).
+      if (this.shared) this.bug('mirror leaf removed under read mmu_lock');
+      this.hookEvent('remove_external_spte', gfn, level);
+      const ret = this.ops.removeExternalSpte
+        ? this.ops.removeExternalSpte(gfn, level, spteToPfn(oldLo, oldHi))
+        : -EIO;
+      if (ret !== 0)
+        this.bug(`remove_external_spte(gfn ${hex(gfn)}, level ${level}) failed: ${ret}`);
     }
   }
 
   /**
-   * models tdp_mmu.c: handle_removed_pt() — freeze every entry of a table that was unlinked,
-   * handle each change (recursively), remove mirror leaves from the S-EPT, then give the
-   * external page back with free_external_spt() (leaked on failure) and free the table.
+   * The end of handle_removed_pt() for a table the tree unlinked (its entries are FROZEN
+   * and handled): a mirror table's external page goes back through free_external_spt()
+   * (KVM passes the table's own role.level) and is leaked on failure.
    */
-  private handleRemovedPt(sp: ShadowPage, shared: boolean): void {
-    const n = pagesPerHpage(sp.level);
-    for (let i = 0; i < 512; i++) {
-      const gfn = sp.baseGfn + i * n;
-      const oldLo = this.lo(sp, i);
-      const oldHi = this.hi(sp, i);
-      if (!shared && !isShadowPresentPte(oldLo)) continue;
-      this.writeSpte(sp, i, FROZEN_SPTE_LO, FROZEN_SPTE_HI);
-      this.handleChangedSpte(gfn, oldLo, oldHi, FROZEN_SPTE_LO, FROZEN_SPTE_HI, sp.level, shared);
-      if (sp.isMirror) {
-        if (shared) this.bug('handle_removed_pt: mirror table removed under read mmu_lock');
-        this.removeExternalSpte(gfn, oldLo, oldHi, sp.level);
-      }
-    }
+  private handleRemovedPt(pfn: number, gfn: number, level: number): void {
+    const sp = this.sps.get(pfn);
+    if (sp === undefined) return;
     if (sp.isMirror && sp.externalSpt !== NO_FRAME) {
-      // KVM passes the table's own role.level here (link_external_spt got the parent's).
-      this.hookEvent('free_external_spt', sp.baseGfn, sp.level);
+      this.hookEvent('free_external_spt', gfn, level);
       const ret = this.ops.freeExternalSpt
-        ? this.ops.freeExternalSpt(sp.baseGfn, sp.level, sp.externalSpt)
+        ? this.ops.freeExternalSpt(gfn, level, sp.externalSpt)
         : -EIO;
       if (ret !== 0) {
         // "Leak the page": the kernel never touches a page the module may still own.
         this.leakedExternal.push(sp.externalSpt);
-        sp.externalSpt = NO_FRAME;
+      } else if (this.pool.owner(sp.externalSpt) === FrameOwner.KVM_EXTERNAL_SPT) {
+        this.pool.free(sp.externalSpt);
       }
+      sp.externalSpt = NO_FRAME;
     }
-    this.freeSp(sp);
+    this.sps.delete(pfn);
   }
 
   // ---- zaps ----------------------------------------------------------------------------
 
   /**
    * models tdp_mmu.c: tdp_mmu_zap_leafs() (write mmu_lock) — every present leaf of `root` in
-   * [start, end) becomes SHADOW_NONPRESENT_VALUE; tables stay. Returns true when a flush is
-   * needed.
+   * [start, end) becomes SHADOW_NONPRESENT_VALUE through the tree's zap (alias-free range,
+   * the root's gfn bits added for indexing); tables stay. Returns true when a flush is needed.
    */
   zapLeafs(root: ShadowPage, start: number, end: number): boolean {
-    let flush = false;
-    const visit = (sp: ShadowPage) => {
-      const n = pagesPerHpage(sp.level);
-      for (let i = 0; i < 512; i++) {
-        if (!this.reachable(root, sp, i)) continue;
-        const gfn = this.entryGfn(sp, i);
-        if (gfn + n <= start || gfn >= end) continue;
-        const lo = this.lo(sp, i);
-        if (!isShadowPresentPte(lo)) continue;
-        if (isLastSpte(lo, sp.level)) {
-          this.setSpte(sp, i, SHADOW_NONPRESENT_VALUE_LO, SHADOW_NONPRESENT_VALUE_HI);
-          flush = true;
-          continue;
-        }
-        const child = this.sps.get(spteToPfn(lo, this.hi(sp, i)));
-        if (child !== undefined) visit(child);
-      }
-    };
-    visit(root);
-    return flush && !root.invalid;
+    const zapped = this.treeOf(root).zapLeafs(start, end);
+    return zapped > 0 && !root.invalid;
   }
 
   /**
@@ -546,7 +559,7 @@ export class TdpMmu {
 
   /**
    * models tdp_mmu.c: __tdp_mmu_zap_root() with shared = false — zap the entries at 1G, then
-   * at the root's level, recursing into removed tables. Walks the whole root (gfn bits 0).
+   * at the root's level (the tree tears down the tables under each), over the whole root.
    */
   zapRoot(root: ShadowPage): void {
     const pass = (sp: ShadowPage, zapLevel: PgLevel) => {
@@ -581,10 +594,13 @@ export class TdpMmu {
     for (const root of this.roots(KVM_VALID_ROOTS)) root.invalid = true;
     for (const root of this.roots(KVM_ALL_ROOTS)) {
       this.zapRoot(root);
-      this.freeSp(root);
+      this.treeOf(root).destroy();
+      this.sps.delete(root.spt);
     }
     this.mirrorRoot = null;
     this.directRoot = null;
+    this.mirrorTree = null;
+    this.directTree = null;
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -600,59 +616,24 @@ export class TdpMmu {
     return bits !== 0 && hasGfnBits(g, bits) ? g - bits : g;
   }
 
-  /** A root entry a range walk with the root's gfn bits can reach (its index has the bits). */
-  private reachable(root: ShadowPage, sp: ShadowPage, i: number): boolean {
-    if (sp !== root) return true;
-    const bits = this.rootBits(root);
-    return bits === 0 || hasGfnBits(sp.baseGfn + i * pagesPerHpage(sp.level), bits);
-  }
-
-  private alignGfn(gfn: number, level: PgLevel): number {
-    const n = pagesPerHpage(level);
-    return gfn - (gfn % n);
-  }
-
-  private cmpxchg(
-    sp: ShadowPage,
-    i: number,
-    oldLo: number,
-    oldHi: number,
-    newLo: number,
-    newHi: number,
-  ): boolean {
-    if (this.lo(sp, i) !== (oldLo | 0) || this.hi(sp, i) !== (oldHi | 0)) return false;
-    this.writeSpte(sp, i, newLo, newHi);
-    return true;
-  }
-
-  /** The one place an SPTE is stored: writes the word and reports it. */
-  private writeSpte(sp: ShadowPage, i: number, lo: number, hi: number): void {
-    if (this.events.active) {
-      const oldLo = this.lo(sp, i);
-      const oldHi = this.hi(sp, i);
-      this.events.emit({
-        type: 'spte',
-        root: sp.isMirror ? 'mirror' : 'direct',
-        gfn: hex(this.entryGfn(sp, i)),
-        level: sp.level,
-        old: word64Hex({ lo: oldLo >>> 0, hi: oldHi >>> 0 }),
-        new: word64Hex({ lo: lo >>> 0, hi: hi >>> 0 }),
-      });
-    }
-    this.pool.writeWord64(sp.spt, i, lo | 0, hi | 0);
-  }
-
   private hookEvent(op: string, gfn: number, level: number): void {
     if (this.events.active) this.events.emit({ type: 'hook', op, gfn: hex(gfn), level });
   }
 
-  /** tdp_mmu_alloc_sp() (+ kvm_mmu_alloc_external_spt() for mirror non-roots). */
-  private allocSp(
+  private register(
+    spt: number,
     level: PgLevel,
     mirror: boolean,
     baseGfn: number,
-    child: boolean,
-  ): ShadowPage | null {
+    externalSpt: number,
+  ): ShadowPage {
+    const sp: ShadowPage = { spt, level, isMirror: mirror, baseGfn, externalSpt, invalid: false };
+    this.sps.set(spt, sp);
+    return sp;
+  }
+
+  /** tdp_mmu_alloc_sp() (+ kvm_mmu_alloc_external_spt() for mirror tables). */
+  private allocSp(level: PgLevel, mirror: boolean, baseGfn: number): ShadowPage | null {
     const spt = this.pool.allocFilled(
       FrameOwner.KVM_PAGE_TABLE,
       SHADOW_NONPRESENT_VALUE_LO,
@@ -660,27 +641,27 @@ export class TdpMmu {
     );
     if (spt === NO_FRAME) return null;
     let externalSpt = NO_FRAME;
-    if (mirror && child) {
+    if (mirror) {
       externalSpt = this.pool.alloc(FrameOwner.KVM_EXTERNAL_SPT);
       if (externalSpt === NO_FRAME) {
         this.pool.free(spt);
         return null;
       }
     }
-    const sp: ShadowPage = { spt, level, isMirror: mirror, baseGfn, externalSpt, invalid: false };
-    this.sps.set(spt, sp);
-    return sp;
+    return this.register(spt, level, mirror, baseGfn, externalSpt);
   }
 
-  /** tdp_mmu_free_sp(): free the table and its external page (if KVM still owns it). */
+  /** tdp_mmu_free_sp() of a table that was never linked. */
   private freeSp(sp: ShadowPage): void {
     this.sps.delete(sp.spt);
     this.pool.free(sp.spt);
-    if (sp.externalSpt !== NO_FRAME) {
-      const owner = this.pool.owner(sp.externalSpt);
-      if (owner === FrameOwner.KVM_EXTERNAL_SPT) this.pool.free(sp.externalSpt);
-      sp.externalSpt = NO_FRAME;
+    if (
+      sp.externalSpt !== NO_FRAME &&
+      this.pool.owner(sp.externalSpt) === FrameOwner.KVM_EXTERNAL_SPT
+    ) {
+      this.pool.free(sp.externalSpt);
     }
+    sp.externalSpt = NO_FRAME;
   }
 }
 
