@@ -3,7 +3,7 @@
 // script and host exit handling, for 1 and 2 vCPUs. The test's loops are unrolled here once,
 // so the example files stay plain scenario files anyone can read and edit.
 // Usage (from the repo root): node --conditions=@kvmx/source --import tsx \
-//   packages/scenario/scripts/gen-private-mem-conversions.ts
+//   packages/scenario/scripts/gen-private-mem-conversions.ts && npx biome check --write examples
 
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
