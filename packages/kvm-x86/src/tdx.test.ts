@@ -610,3 +610,57 @@ describe('TDX BUSY handling (one retry after kicking vCPUs out)', () => {
     );
   });
 });
+
+describe('TDX before finalize', () => {
+  it('a premapped page blocks FINALIZE (nr_premapped); tearing it down drops the count without a SEAMCALL error', () => {
+    const t = makeTd({ finalize: false });
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    // KVM maps the page through the mirror (as INIT_MEM_REGION's post-populate does) but no
+    // PAGE.ADD follows: set_external_spte only counted it.
+    const mapped = t.kvm.tdpMapPage(t.vcpu, AREA, 2 ** 49 + 2 ** 32);
+    expect(mapped.ret).toBe(0);
+    expect(t.kvm.tdx?.nrPremapped).toBe(1);
+    expectClean(t.kvm);
+    expect(t.kvm.tdxFinalizeVm()).toMatchObject({ error: 'EINVAL' });
+    t.events.length = 0;
+    must(t.kvm.setMemoryAttributes({ address: AREA, size: 0x1000, attributes: 0 }));
+    // tdx_sept_zap_private_spte(): BLOCK finds no page, the premapped count drops, no TRACK.
+    expect(seamcalls(t.events)).toEqual(['TDH.MEM.RANGE.BLOCK']);
+    expect(t.kvm.tdx?.nrPremapped).toBe(0);
+    expect(t.kvm.bugs).toEqual([]);
+    must(t.kvm.tdxFinalizeVm());
+    expectClean(t.kvm);
+  });
+
+  it('a TD torn down before finalize: added pages are removed without TRACK, everything reclaimed', () => {
+    const t = makeTd({ finalize: false });
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x2000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    must(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: 2 }, false));
+    t.events.length = 0;
+    t.kvm.destroy();
+    const leaves = seamcalls(t.events);
+    expect(leaves.slice(0, 6)).toEqual([
+      'TDH.MEM.RANGE.BLOCK',
+      'TDH.MEM.PAGE.REMOVE',
+      'TDH.PHYMEM.PAGE.WBINVD',
+      'TDH.MEM.RANGE.BLOCK',
+      'TDH.MEM.PAGE.REMOVE',
+      'TDH.PHYMEM.PAGE.WBINVD',
+    ]);
+    expect(leaves).not.toContain('TDH.MEM.TRACK');
+    expect(t.kvm.bugs).toEqual([]);
+    expect(t.kvm.pool.stats().byOwner.tdx_tdr).toBeUndefined();
+  });
+});
