@@ -42,8 +42,17 @@ export function buildTd(
   } = {},
 ): Fixture {
   const { pool, mod } = newModule(opts);
+  return buildTdIn(pool, mod, opts);
+}
+
+/** Build another TD in an existing module (a fresh HKID from the module's KeyID pool). */
+export function buildTdIn(
+  pool: FramePool,
+  mod: TdxModule,
+  opts: { params?: Partial<TdParams>; nvcpus?: number; hkid?: number } = {},
+): Fixture {
   const page = (owner: number = FrameOwner.HOST) => pageOf(pool, owner);
-  const hkid = opts.hkid ?? mod.guestHkidStart;
+  const hkid = opts.hkid ?? mod.keyIds.alloc();
   const tdr = page(FrameOwner.TDX_TDR);
   expectOk(mod.mngCreate(tdr, hkid), 'MNG.CREATE');
   for (let pkg = 0; pkg < mod.packages; pkg++) {
