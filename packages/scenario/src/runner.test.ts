@@ -56,6 +56,17 @@ describe('runPlan', () => {
     });
   });
 
+  it('without exitHypercall, KVM answers the guest itself with -KVM_ENOSYS', () => {
+    const r = run(
+      'name: t\nvm: {type: sw_protected, exitHypercall: false}\nsteps:\n  - mapGpa: {gpa: 0x100000, size: 4KiB, shared: true}\n    expect: {exit: none}\n',
+    );
+    expect(r.exitCode).toBe(0);
+    // -KVM_ENOSYS (1000) in RAX, as a 64-bit value.
+    expect(r.events.find((e) => e.type === 'result')).toMatchObject({
+      value: { ret: '0xfffffffffffffc18' },
+    });
+  });
+
   it('stops a TD access at a #VE without autoAccept, and lets the handler accept', () => {
     const r = run(
       `${TDX}  - memslot: {slot: 0, gpa: 0x80000000, size: 2MiB, guestMemfd: true}\n` +
