@@ -1,3 +1,4 @@
+export { type AdversarialInput, adversarialScenario, aliasBomb } from './adversarial.js';
 export { StepExecutor, type StepOutcome } from './executor.js';
 export {
   type ExploreOptions,
