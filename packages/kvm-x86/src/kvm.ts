@@ -77,7 +77,10 @@ export const KVM_MMU_MAX_GFN = 2 ** (HOST_MAXPHYADDR - 12) - 1;
 export interface CreateVmOptions {
   /** KVM_X86_*_VM: a name (`tdx`) or its number (5). */
   readonly type: VmTypeName | number;
-  /** TDX: the guest physical-address width (CPUID 0x80000008 EAX[23:16]), 48 or 52. */
+  /**
+   * The guest physical-address width (CPUID 0x80000008 EAX[23:16]), 48 or 52: for TDX the
+   * GPAW (shared bit 47 or 51); for every type, 52 selects a 5-level TDP.
+   */
   readonly gpaw?: number;
   /** Host memory to use (a fresh pool by default). */
   readonly pool?: FramePool;
@@ -161,7 +164,8 @@ export class Kvm {
       pool,
       ops,
       events,
-      rootLevel: vmType === 'tdx' ? tdxRootLevel(gpaw) : 4,
+      // kvm_mmu_get_tdp_level(): 5-level only for a guest physical width above 48 bits.
+      rootLevel: tdxRootLevel(gpaw),
       mirrored: vmType === 'tdx',
       bug: (m) => this.kvmBug(m),
     });

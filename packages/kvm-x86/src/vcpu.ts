@@ -7,7 +7,7 @@
 // (kvm_mmu_page_fault); kvm-mmu.md §1.11, §2.9.
 
 import { canonicalGfn, hex, isAddrDirect, PAGE_SIZE } from '@kvmx/address';
-import { EPT_MMIO, isMmioSpte, isShadowPresentPte, isWritablePte, TDX_MMIO } from '@kvmx/paging';
+import { EPT_MMIO, isMmioSpte, isWritablePte, TDX_MMIO } from '@kvmx/paging';
 import {
   EXIT_REASON_EPT_VIOLATION,
   EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION,
@@ -510,17 +510,15 @@ export class Vcpu {
     const root = direct ? mmu.directRoot : mmu.mirrorRoot;
     if (root === null) return { kind: 'none' };
     const gfn = canonicalGfn(kvm, gpa);
-    const w = mmu.walk(root, gfn);
-    const lo = mmu.lo(w.sp, w.index);
-    const hi = mmu.hi(w.sp, w.index);
-    if (!isShadowPresentPte(lo)) {
-      const mmio = kvm.vmType === 'tdx' ? TDX_MMIO : EPT_MMIO;
-      if (direct && isMmioSpte(lo, hi, mmio)) return { kind: 'mmio' };
-      return { kind: 'none' };
-    }
     const leaf = mmu.lookup(root, gfn);
-    if (leaf === null) return { kind: 'none' };
-    return { kind: 'mapped', pfn: leaf.pfn, writable: isWritablePte(lo) };
+    if (leaf !== null) return { kind: 'mapped', pfn: leaf.pfn, writable: isWritablePte(leaf.lo) };
+    if (!direct) return { kind: 'none' };
+    // Not present: an MMIO SPTE (EPT misconfig, or value 0 for a TD) is still an exit.
+    const w = mmu.walk(root, gfn);
+    const mmio = kvm.vmType === 'tdx' ? TDX_MMIO : EPT_MMIO;
+    return isMmioSpte(mmu.lo(w.sp, w.index), mmu.hi(w.sp, w.index), mmio)
+      ? { kind: 'mmio' }
+      : { kind: 'none' };
   }
 
   /** models x86.c: ____kvm_emulate_hypercall() + complete_hypercall_exit(). */

@@ -34,6 +34,7 @@ export {
 export { NUMBER_PATTERN, u64Schema, uintSchema } from './numbers.js';
 export { parseScenario } from './parse.js';
 export {
+  MAX_TOUCH_SIZE,
   type PlannedStep,
   type PlanOptions,
   planRun,

@@ -127,4 +127,12 @@ describe('planRun: VM types', () => {
     const r = plan(text, { seed: 9 });
     expect(r.ok && r.value.seed).toBe(9);
   });
+
+  it('refuses a step that would touch more than 64 MiB page by page', () => {
+    expect(planError(`${TDX}  - write: {gpa: 0, size: 1PiB, byte: 1}\n`)).toBe(
+      'p.yaml:4:5: steps[0]: write of 0x4000000000000 bytes is more than the runner touches in one step (at most 64 MiB)',
+    );
+    expect(planError(`${TDX}  - allocate: {gpa: 0, size: 0x4001000}\n`)).toContain('at most 64 MiB');
+    expect(plan(`${TDX}  - setAttributes: {gpa: 0, size: 1PiB, private: true}\n`).ok).toBe(true);
+  });
 });

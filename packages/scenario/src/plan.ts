@@ -8,6 +8,25 @@ import { diagnostic, type Result, type SourcePos } from './diagnostic.js';
 import type { Expect, Scenario, Step, VmConfig } from './scenario.js';
 import { isGuestOp } from './schema.js';
 
+/**
+ * The most bytes one step may touch page by page (guest and host accesses, allocate,
+ * initMemRegion, preFault, accept, pvalidate): the model does real work per page, and a
+ * scenario is a story, not a load test.
+ */
+export const MAX_TOUCH_SIZE = 64 * 2 ** 20;
+
+const TOUCHING_OPS: ReadonlySet<string> = new Set([
+  'write',
+  'read',
+  'hostWrite',
+  'hostRead',
+  'allocate',
+  'initMemRegion',
+  'preFault',
+  'accept',
+  'pvalidate',
+]);
+
 export interface PlannedStep {
   readonly step: Step;
   /** `expect` with `expectOn[type]` merged over it; empty when the step has none. */
@@ -87,6 +106,13 @@ export function planRun(scenario: Scenario, options: PlanOptions = {}): Result<R
       if (!overridden) return fail(step.pos, `${where}: ${why}`);
       steps.push({ step, expect, skip: why });
       continue;
+    }
+    const size = (step.args as { size?: number }).size;
+    if (TOUCHING_OPS.has(step.op) && size !== undefined && size > MAX_TOUCH_SIZE) {
+      return fail(
+        step.pos,
+        `${where}: ${step.op} of 0x${size.toString(16)} bytes is more than the runner touches in one step (at most 64 MiB)`,
+      );
     }
     const planned = overridden ? translateForOverride(step, scenario.vm, type) : step;
     if (isGuestOp(step.op) || step.op === 'preFault') {

@@ -47,7 +47,7 @@ const KVM_HC_MAP_GPA_RANGE = 12;
 const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
 
 /** Most KVM_RUNs one guest step may take while the runner answers exits for it. */
-const MAX_AUTO_EXITS = 100_000;
+const MAX_AUTO_EXITS = 10_000;
 
 export interface RunOptions {
   /** Receives every event, in order. */

@@ -393,6 +393,38 @@ describe('TDG.MEM.PAGE.ACCEPT', () => {
     }
   });
 
+  it('raw TDCALL dispatch: ACCEPT by RCX, VMCALL by R11, unknown leaves refused', () => {
+    const f = runnable();
+    const v = f.vcpus[0] as number;
+    mapTables(f, GPA);
+    expectOk(f.mod.memPageAug(f.tdr, GPA, 0, f.page()));
+    expectOk(f.mod.enterGuest(v));
+    expect(f.mod.tdcall(v, 6, SeamRegs.of({ rcx: GPA + 8 }))).toEqual({
+      kind: 'status',
+      status: { hi: 0xc0000100, lo: 1 },
+    });
+    expect(f.mod.tdcall(v, 6, SeamRegs.of({ rcx: GPA }))).toEqual({
+      kind: 'status',
+      status: { hi: 0, lo: 0 },
+    });
+    expect(f.mod.tdcall(v, 99, new SeamRegs())).toEqual({
+      kind: 'status',
+      status: { hi: 0xc0000100, lo: 0 },
+    });
+    expect(f.mod.tdcall(v, 0, SeamRegs.of({ r10: 1 }))).toEqual({
+      kind: 'status',
+      status: { hi: 0xc0000100, lo: 10 },
+    });
+    const out = f.mod.tdcall(v, 0, SeamRegs.of({ r11: 0x10003, r12: 7 })); // ReportFatalError
+    expect(out.kind === 'exit' && out.exit.vmcall).toEqual({
+      r10: 0,
+      r11: 0x10003,
+      r12: 7,
+      r13: 0,
+    });
+    expect(f.mod.vcpu(v)?.inGuest).toBe(false);
+  });
+
   it('MapGPA hands the conversion request to the VMM and carries its answer back', () => {
     const f = runnable();
     const v = f.vcpus[0] as number;

@@ -38,6 +38,7 @@ import {
   OPERAND_ID_OP_STATE,
   OPERAND_ID_R8,
   OPERAND_ID_R9,
+  OPERAND_ID_R10,
   OPERAND_ID_RAX,
   OPERAND_ID_RCX,
   OPERAND_ID_RDX,
@@ -1968,6 +1969,64 @@ export class TdxModule {
       this.emit('tdcall', L.TDG_VP_VMCALL, 0, snap, 0);
     }
     return { gpa, size, toShared, exit };
+  }
+
+  /**
+   * TDG.VP.VMCALL with any sub-function (R10 = 0, standard GHCI call): the TD exits to the VMM
+   * with the TDCALL exit reason and R10..R13 exposed. Used for sub-functions other than MapGPA.
+   */
+  tdgVpVmcall(tdvprPa: number, subFunction: number, r12: number, r13: number): TdExit | null {
+    const v = this.guestVcpu(tdvprPa);
+    if (v === null) return null;
+    const vmcall = { r10: 0, r11: subFunction, r12, r13 };
+    const exit = this.tdExit(v, EXIT_REASON_TDCALL, 0x3c00, 0, 0, vmcall);
+    if (this.listener !== null) {
+      const snap = this.scratch
+        .clear()
+        .set(REG_R11, subFunction)
+        .set(REG_R12, r12)
+        .set(REG_R13, r13);
+      snap.set(REG_RCX, 0x3c00);
+      this.stLo = 0;
+      this.emit('tdcall', L.TDG_VP_VMCALL, 0, snap, 0);
+    }
+    return exit;
+  }
+
+  /**
+   * TDCALL from a vCPU inside the TD (tdx_td_dispatcher): RAX = leaf. Modelled: leaf 6
+   * TDG.MEM.PAGE.ACCEPT (RCX = GPA | level) and leaf 0 TDG.VP.VMCALL (R10 must be 0; R11 the
+   * sub-function, R12/R13 its operands). Other leaves return TDX_OPERAND_INVALID|RAX here.
+   */
+  tdcall(
+    tdvprPa: number,
+    rax: number,
+    regs: SeamRegs,
+  ): { kind: 'status'; status: TdxStatus } | { kind: 'exit'; exit: TdExit } {
+    const v = this.guestVcpu(tdvprPa);
+    if (v === null) return { kind: 'status', status: St.tdxStatus(St.TDX_VCPU_STATE_INCORRECT) };
+    if (rax === L.TDG_MEM_PAGE_ACCEPT) {
+      const lo = regs.lo[REG_RCX] as number;
+      if ((lo & 0xff8) !== 0 || (regs.hi[REG_RCX] as number) >>> 20 !== 0) {
+        return { kind: 'status', status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_RCX) };
+      }
+      const gpa = (regs.hi[REG_RCX] as number) * TWO32 + ((lo & 0xfffff000) >>> 0);
+      return this.tdgMemPageAccept(tdvprPa, gpa, lo & 7);
+    }
+    if (rax === L.TDG_VP_VMCALL) {
+      if (regs.lo[REG_R10] !== 0 || regs.hi[REG_R10] !== 0) {
+        return { kind: 'status', status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_R10) };
+      }
+      const sub = regs.get(REG_R11);
+      const r12 = regs.get(REG_R12);
+      const r13 = regs.get(REG_R13);
+      const exit =
+        sub === TDVMCALL_MAP_GPA
+          ? (this.tdgVpVmcallMapGpa(tdvprPa, r12, r13) as MapGpaRequest).exit
+          : (this.tdgVpVmcall(tdvprPa, sub, r12, r13) as TdExit);
+      return { kind: 'exit', exit };
+    }
+    return { kind: 'status', status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_RAX) };
   }
 
   /** What the VMM answered the vCPU's last TDVMCALL: R10 (status, 64-bit) and R11. */
