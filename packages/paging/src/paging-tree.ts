@@ -619,7 +619,9 @@ export class PagingTree {
     // PT
     w = base + ((low & 511) << 1);
     const llo = store[w] as number;
-    if ((llo & SPTE_MMU_PRESENT_MASK) === 0 || base === 0) return this.lookupDefault(top, low);
+    // 0x800 is SPTE_MMU_PRESENT_MASK, written as a literal: an imported binding is a load
+    // per use in an ES module, and this is the hottest line of the engine.
+    if ((llo & 0x800) === 0 || base === 0) return this.lookupDefault(top, low);
     this.foundLo = llo;
     this.foundHi = store[w + 1] as number;
     this.foundIndex = low & 511;
@@ -802,7 +804,8 @@ export class PagingTree {
     w = base + ((low & 511) << 1);
     const oldLo = store[w] as number;
     const oldHi = store[w + 1] as number;
-    if (oldLo === FROZEN_SPTE_LO && oldHi === FROZEN_SPTE_HI) return -EBUSY;
+    // FROZEN_SPTE (0x80000000000005a0) as literals, like 0x880/0x800 above.
+    if (oldLo === 0x5a0 && oldHi === -0x80000000) return -EBUSY;
     // The write path, inlined for a 4K entry (no table can hang below it).
     store[w] = lo;
     store[w + 1] = hi;
