@@ -132,7 +132,9 @@ describe('planRun: VM types', () => {
     expect(planError(`${TDX}  - write: {gpa: 0, size: 1PiB, byte: 1}\n`)).toBe(
       'p.yaml:4:5: steps[0]: write of 0x4000000000000 bytes is more than the runner touches in one step (at most 64 MiB)',
     );
-    expect(planError(`${TDX}  - allocate: {gpa: 0, size: 0x4001000}\n`)).toContain('at most 64 MiB');
+    expect(planError(`${TDX}  - allocate: {gpa: 0, size: 0x4001000}\n`)).toContain(
+      'at most 64 MiB',
+    );
     expect(plan(`${TDX}  - setAttributes: {gpa: 0, size: 1PiB, private: true}\n`).ok).toBe(true);
   });
 });
