@@ -67,16 +67,16 @@ export const MODEL_CRASH = 'model-crash';
 
 /**
  * Run a prologue and a sequence of steps — generated codes, decoded at run time, or concrete
- * steps — on a fresh VM, checking the invariants after every step; stop at the first
+ * steps — on a fresh VM (or on `executor`'s, to continue a run), checking the invariants after every step; stop at the first
  * violation.
  */
 export function runSequence(
   config: VmConfig,
   steps: readonly (number | StepOp)[],
-  options: { record?: boolean; prologue?: readonly StepOp[] } = {},
+  options: { record?: boolean; prologue?: readonly StepOp[]; executor?: StepExecutor } = {},
 ): SequenceResult {
   const recorded: RecordedStep[] = [];
-  const ex = StepExecutor.create(config);
+  const ex = options.executor ?? StepExecutor.create(config);
   if (typeof ex === 'string') {
     return { recorded, steps: 0, violation: { invariant: MODEL_CRASH, detail: ex, step: 0 } };
   }

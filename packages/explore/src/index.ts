@@ -23,3 +23,12 @@ export {
 } from './generate.js';
 export { INJECTIONS, type Injection, injectionByName } from './injections.js';
 export { expectBody, type RecordedStep, type ReproFile, reproYaml, stepBody } from './repro.js';
+export {
+  restore,
+  SNAPSHOT_FORMAT,
+  type Snapshot,
+  SnapshotError,
+  snapshot,
+  snapshotFromJson,
+  snapshotToJson,
+} from './snapshot.js';
