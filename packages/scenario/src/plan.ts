@@ -170,17 +170,20 @@ function mergeExpect(
 }
 
 /**
- * A TDX scenario run under another type: a guest GPA that carries the file's shared bit
- * means "shared", which the other type expresses without the bit.
+ * A TDX scenario run under another type: a GPA that carries the file's shared bit is
+ * written as its canonical GPA, and a guest access through it means "shared", which the
+ * other type expresses with `private: false`.
  */
 function translateForOverride(step: Step, fileVm: VmConfig, type: VmTypeName): Step {
   if (fileVm.type !== 'tdx' || type === 'tdx') return step;
-  if (step.op !== 'write' && step.op !== 'read') return step;
+  const args = step.args as { gpa?: number; private?: boolean };
+  const gpa = args.gpa;
+  if (gpa === undefined) return step;
   const bit = 2 ** tdxSharedBit(fileVm.gpaw);
-  const gpa = step.args.gpa;
   if (Math.floor(gpa / bit) % 2 !== 1) return step;
+  const access = step.op === 'write' || step.op === 'read';
   return {
     ...step,
-    args: { ...step.args, gpa: gpa - bit, private: step.args.private ?? false },
+    args: { ...args, gpa: gpa - bit, ...(access ? { private: args.private ?? false } : {}) },
   } as Step;
 }

@@ -47,6 +47,32 @@ describe('kvmx run --json', () => {
     expect(last?.exits).toBe(events.filter((e) => e.type === 'exit').length);
   });
 
+  it('runs several files with one summary, and --vm runs a TDX file as another type', async () => {
+    const r = await run(
+      'run',
+      join(EXAMPLES, 'tdx-shared-mem.yaml'),
+      join(EXAMPLES, 'punch-hole.yaml'),
+      '--vm',
+      'sw_protected',
+      '--json',
+    );
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const events = r.out.map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === 'scenario').map((e) => [e.vm, e.fileVm])).toEqual([
+      ['sw_protected', 'tdx'],
+      ['sw_protected', undefined],
+    ]);
+    expect(events.filter((e) => e.type === 'summary')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'summary', ok: true, files: 2, seamcalls: 0 });
+    // The TDX-only step (finalize) is skipped, the shared-alias accesses become canonical.
+    expect(events.find((e) => e.type === 'step' && e.skipped)).toMatchObject({ op: 'finalize' });
+    expect(events.find((e) => e.type === 'exit')).toMatchObject({
+      reason: 'hypercall',
+      args: ['0x80000000', '0x1', '0x0'],
+    });
+  });
+
   it('is deterministic: the same file twice gives the same bytes', async () => {
     const file = join(EXAMPLES, 'private-mem-kvm-exits.yaml');
     const a = await run('run', file, '--json', '--seed', '5');
