@@ -4,10 +4,11 @@
 // kvm-mmu.md §2.1, §3.3.
 
 import type { VmTypeName } from '@kvmx/address';
+import { VMX_EPT_MISCONFIG_WX_VALUE } from '@kvmx/paging';
 import type { HwFault, KvmX86Ops, VmArch } from './ops.js';
 
-/** VMX_EPT_MISCONFIG_WX_VALUE: the per-VM MMIO SPTE value under EPT (W|X without R). */
-export const VMX_EPT_MISCONFIG_WX_VALUE = 0x6;
+/** EPT's MMIO SPTE value (W|X), defined by @kvmx/paging; re-exported for vendor code. */
+export { VMX_EPT_MISCONFIG_WX_VALUE };
 
 /** The vendor ops of a VM without private memory (default; SEV and SEV-ES until #7). */
 export class DefaultOps implements KvmX86Ops {

@@ -5,7 +5,7 @@
 // sev-snp.md A.5, kvm-mmu.md §2.1.
 
 import type { VmTypeName } from '@kvmx/address';
-import { VMX_EPT_MISCONFIG_WX_VALUE } from './default-ops.js';
+import { VMX_EPT_MISCONFIG_WX_VALUE } from '@kvmx/paging';
 import type { HwFault, KvmX86Ops, VmArch } from './ops.js';
 import { PFERR_PRIVATE_ACCESS, PFERR_RSVD_MASK, pferrHas, pferrSet } from './pferr.js';
 
