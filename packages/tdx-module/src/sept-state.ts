@@ -109,17 +109,26 @@ export function septStateOf(lo: number, hi: number): number {
   return STATE_BY_ENCODING[septEncoding(lo, hi)] as number;
 }
 
-/** Low-word bits that encode `state` (D, IPAT, PS) plus its RWX (and WB for leaves). */
-export function septStateLo(state: number): number {
+function stateLo(state: number): number {
   const enc = SEPT_STATE_ENCODING[state] as number;
   let lo = ((enc & 1) << 9) | (((enc >>> 5) & 3) << 6) | (SEPT_STATE_RWX[state] as number);
   if ((enc & 0x40) !== 0) lo |= SEPT_MT_WB;
   return lo;
 }
-/** High-word bits that encode `state` (TDEX/TDBW/TDB/TDP), with SVE set as the module writes it. */
-export function septStateHi(state: number): number {
+function stateHi(state: number): number {
   const enc = SEPT_STATE_ENCODING[state] as number;
   return ((((enc >>> 1) & 0xf) << 21) | SEPT_HI_SVE) >>> 0;
+}
+const STATE_LO = new Uint32Array(16).map((_, s) => stateLo(s));
+const STATE_HI = new Uint32Array(16).map((_, s) => stateHi(s));
+
+/** Low-word bits that encode `state` (D, IPAT, PS) plus its RWX (and WB for leaves). */
+export function septStateLo(state: number): number {
+  return STATE_LO[state] as number;
+}
+/** High-word bits that encode `state` (TDEX/TDBW/TDB/TDP), with SVE set as the module writes it. */
+export function septStateHi(state: number): number {
+  return STATE_HI[state] as number;
 }
 
 /** The initial value of every entry in a new S-EPT page: FREE | SVE. */

@@ -268,7 +268,10 @@ export class TdxModule {
   cacheWbInterrupts = 0;
   /** Called by a raw TDH.VP.ENTER while the vCPU is in the TD (guest code); see enterGuest. */
   guestRunner: ((tdvprPa: number) => void) | null = null;
-  /** Output registers of the last typed-wrapper call. */
+  /**
+   * The typed wrappers' register file: inputs are loaded here and the leaf's outputs stay here
+   * (as the instruction leaves them in the registers) until the next wrapper call.
+   */
   readonly out = new SeamRegs();
   /** The host's guest-KeyID allocator (Linux tdx_guest_keyid_alloc), over the guest HKIDs. */
   readonly keyIds: TdxKeyIdPool;
@@ -2059,12 +2062,13 @@ export class TdxModule {
 
   // ---- typed wrappers ------------------------------------------------------------------
 
-  private readonly wr = new SeamRegs();
+  private get wr(): SeamRegs {
+    return this.out;
+  }
 
-  /** Run a leaf on the wrapper register file; outputs are copied to `out`. */
+  /** Run a leaf on the wrapper register file (`out`). */
   private call(rax: number): TdxStatus {
-    const hi = this.dispatch(rax, this.wr);
-    this.out.copyFrom(this.wr);
+    const hi = this.dispatch(rax, this.out);
     return hi === 0 && this.stLo === 0 ? SUCCESS_STATUS : St.tdxStatus(hi, this.stLo);
   }
   private regs(rcx: number, rdx = 0, r8 = 0, r9 = 0): SeamRegs {
