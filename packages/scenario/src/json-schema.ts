@@ -21,7 +21,6 @@ export function scenarioJsonSchema(): Record<string, unknown> {
   });
   return {
     ...schema,
-    $id: 'https://kvmx.dev/scenario.schema.json',
     title: 'kvmx scenario',
     description:
       'A kvmx scenario: a VM and a list of steps, each with exactly one host or guest operation and an optional expect (CONTRACTS §2).',
