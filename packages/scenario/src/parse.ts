@@ -72,6 +72,7 @@ export function parseScenario(text: string, file: string): Result<Scenario> {
       name: d.name,
       ...(d.description !== undefined ? { description: d.description } : {}),
       vm: vmConfig(d.vm),
+      vmPos: map.locate(['vm', 'type']),
       invariants: d.invariants ?? vmInvariants ?? true,
       ...(d.seed !== undefined ? { seed: d.seed } : {}),
       steps,

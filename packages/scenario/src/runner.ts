@@ -172,7 +172,7 @@ class Runner {
     });
     const created = this.createVm();
     if (created !== undefined) {
-      return this.finish(diagnostic(scenario.file, { line: 1, col: 1 }, created));
+      return this.finish(diagnostic(scenario.file, scenario.vmPos ?? { line: 1, col: 1 }, created));
     }
     for (const planned of plan.steps) {
       const bad = this.runStep(planned);
@@ -197,7 +197,9 @@ class Runner {
   private createVm(): string | undefined {
     const vm = this.plan.vm;
     const r = Kvm.create({ type: vm.type, gpaw: vm.gpaw, septVeDisable: vm.septVeDisable });
-    if (!r.ok) return `KVM_CREATE_VM(${vm.type}) failed with ${r.error}`;
+    if (!r.ok) {
+      return `vm.type: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: the model does not run ${vm.type} VMs yet`;
+    }
     const kvm = r.value;
     this.kvm = kvm;
     kvm.events.on(this.onKvmEvent);

@@ -127,6 +127,8 @@ export interface Scenario {
   readonly name: string;
   readonly description?: string;
   readonly vm: VmConfig;
+  /** Where `vm.type` is written (for messages about the VM). */
+  readonly vmPos?: SourcePos;
   /** Run the invariant checker after every step. Default true. */
   readonly invariants: boolean;
   readonly seed?: number;
