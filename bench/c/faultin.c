@@ -18,10 +18,11 @@
  *  5. the ACCEPT is re-executed: PENDING -> MAPPED (the page is zeroed: it has no contents
  *     yet in either program, so nothing is written).
  *
- * Every structure is allocated fresh per run and touched as the run goes (cold, as the JS
- * side, which builds a new VM per run).
+ * Every structure is allocated fresh per run. Cold: the page-table store is touched as the run
+ * goes. Warm: it is touched before the clock starts, as kvmx's FramePool.reserve() does for
+ * the warm JS runs (performance.md B.2: report warm and cold apart).
  *
- * Usage: faultin <pages> <runs> <seed>   -> one JSON object per run on stdout.
+ * Usage: faultin <pages> <runs> <seed> [warm|cold]   -> one JSON object per run on stdout.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -74,6 +75,14 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 }
 
 static void *xcalloc(size_t n, size_t sz)
@@ -270,6 +279,7 @@ int main(int argc, char **argv)
 	uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], 0, 0) : 1000000;
 	int runs = argc > 2 ? atoi(argv[2]) : 1;
 	uint32_t rng = argc > 3 ? (uint32_t)strtoul(argv[3], 0, 0) : 0x9e3779b9u;
+	int warm = argc > 4 && strcmp(argv[4], "warm") == 0;
 	if (!rng)
 		rng = 1;
 	if (n < 1 || n > GUEST_GFNS) {
@@ -301,9 +311,23 @@ int main(int argc, char **argv)
 		slot_of = xcalloc(max_frames, sizeof(uint32_t));
 		tables_cap = 2 * max_tables + 8;
 		tables = malloc((size_t)tables_cap * 4096);
+		if (!tables) {
+			fprintf(stderr, "out of memory\n");
+			exit(1);
+		}
+		if (warm)
+			memset(tables, 0, (size_t)tables_cap * 4096);
 		tables_used = 0;
 		gmem_pfn = xcalloc(GUEST_GFNS, sizeof(uint32_t));
 		attr_private = xcalloc(GUEST_GFNS / 64, sizeof(uint64_t));
+		if (warm) {
+			/* touch the per-frame and per-index arrays too (calloc left them unmapped) */
+			memset(owner, 0, max_frames);
+			memset(pamt_pt, 0, max_frames);
+			memset(pamt_owner, 0, (size_t)max_frames * sizeof(uint32_t));
+			memset(slot_of, 0, (size_t)max_frames * sizeof(uint32_t));
+			memset(gmem_pfn, 0, GUEST_GFNS * sizeof(uint32_t));
+		}
 		/* KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) over the whole slot */
 		memset(attr_private, 0xff, GUEST_GFNS / 8);
 		/* the TD: TDR, S-EPT root (TDCS), mirror root */
@@ -317,6 +341,7 @@ int main(int argc, char **argv)
 		td_runnable = 1;
 		chldcnt = sept_tables = mirror_tables = 0;
 
+		double cpu0 = cpu_s();
 		double t0 = now_s();
 		uint64_t exits = 0;
 		for (uint32_t i = 0; i < n; i++) {
@@ -336,6 +361,7 @@ int main(int argc, char **argv)
 			}
 		}
 		double secs = now_s() - t0;
+		double cpu = cpu_s() - cpu0;
 		/* verification, untimed: every accepted GFN is MAPPED in the S-EPT */
 		uint64_t mapped = 0, gfn_sum = 0;
 		for (uint32_t i = 0; i < n; i++) {
@@ -349,10 +375,10 @@ int main(int argc, char **argv)
 		}
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		printf("{\"pages\":%u,\"seconds\":%.6f,\"exits\":%llu,\"mapped\":%llu,"
+		printf("{\"pages\":%u,\"warm\":%s,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"exits\":%llu,\"mapped\":%llu,"
 		       "\"gfnSum\":\"%llu\",\"septTables\":%llu,\"mirrorTables\":%llu,"
 		       "\"chldcnt\":%llu,\"maxRssBytes\":%ld}\n",
-		       n, secs, (unsigned long long)exits, (unsigned long long)mapped,
+		       n, warm ? "true" : "false", secs, cpu, (unsigned long long)exits, (unsigned long long)mapped,
 		       (unsigned long long)gfn_sum, (unsigned long long)sept_tables,
 		       (unsigned long long)mirror_tables, (unsigned long long)chldcnt,
 		       ru.ru_maxrss * 1024L);

@@ -47,7 +47,9 @@ export async function benchExplore(
       violations += rep.violations;
       steps += rep.steps;
       ms += dt;
-      (perType[vm] ??= []).push({ steps: rep.steps, stepsPerSec: rep.steps / (dt / 1000) });
+      const list = perType[vm] ?? [];
+      list.push({ steps: rep.steps, stepsPerSec: rep.steps / (dt / 1000) });
+      perType[vm] = list;
     }
     total.push({ steps, seconds: ms / 1000, stepsPerSec: steps / (ms / 1000) });
   }
@@ -74,7 +76,9 @@ export async function benchExplore(
     const col = colors(io);
     io.out(col.bold(`bench explore: ${result.workload}; median of ${opts.repeats}`));
     for (const [vm, m] of Object.entries(byType)) {
-      io.out(`  ${vm.padEnd(14)}${`${round(m.stepsPerSec ?? 0).toLocaleString('en')} steps/s`.padStart(20)}`);
+      io.out(
+        `  ${vm.padEnd(14)}${`${round(m.stepsPerSec ?? 0).toLocaleString('en')} steps/s`.padStart(20)}`,
+      );
     }
     io.out(
       `  ${'all'.padEnd(14)}${`${round(stepsPerSec).toLocaleString('en')} steps/s`.padStart(20)}  (target ≥ ${EXPLORE_TARGET_STEPS_PER_SEC.toLocaleString('en')})`,

@@ -1,7 +1,9 @@
 // `kvmx bench faultin`: the fault-in workload (./faultin.ts) with the invariant checker off and
-// on, and its C anchor (bench/c/faultin.c) run round-robin in the same process tree so all
-// three see the same machine. Medians over runs; the first JS run is reported apart as the
-// cold one (fresh JIT), the others are warm.
+// on, and its C anchor (bench/c/faultin.c), run round-robin so all of them see the same
+// machine. First one cold pair (C and JS with page-table memory touched as the run goes; the
+// JS run also has a fresh JIT), then `runs` warm rounds (page-table memory reserved and
+// touched before the clock starts, performance.md B.2). Medians of the warm rounds; wall and
+// CPU time both, since a shared machine inflates wall time.
 
 import { benchGfns } from '@kvmx/paging';
 import type { Io } from '../io.js';
@@ -29,8 +31,10 @@ export const FAULTIN_TARGETS = Object.freeze({
 
 interface CFaultinRun {
   pages: number;
+  warm: boolean;
   seconds: number;
-  cpuSeconds?: number;
+  cpuSeconds: number;
+  exits: number;
   mapped: number;
   gfnSum: string;
   septTables: number;
@@ -56,6 +60,14 @@ function figures(r: FaultinRun): Record<string, number> {
   };
 }
 
+type Ratios = {
+  time: number | null;
+  timeChecker: number | null;
+  cpu: number | null;
+  cpuChecker: number | null;
+  cold: number | null;
+};
+
 export function benchFaultin(
   opts: FaultinBenchOptions,
   io: Io,
@@ -66,52 +78,56 @@ export function benchFaultin(
   const off: FaultinRun[] = [];
   const on: FaultinRun[] = [];
   const cRuns: CFaultinRun[] = [];
+  const cRun = (mode: 'warm' | 'cold') =>
+    runC<CFaultinRun>(c, [String(opts.pages), '1', String(opts.seed), mode]);
+  let cold: FaultinRun;
+  let cCold: CFaultinRun | undefined;
   try {
+    if (c.available) cCold = cRun('cold')[0];
+    cold = runFaultin(gfns, 'off', host, false);
     for (let r = 0; r < opts.runs; r++) {
-      if (c.available) {
-        cRuns.push(
-          ...runC<CFaultinRun>(c, [String(opts.pages), '1', String(opts.seed)]).map((x) => ({
-            ...x,
-            cpuSeconds: x.cpuSeconds ?? x.seconds,
-          })),
-        );
-      }
+      if (c.available) cRuns.push(...cRun('warm'));
       off.push(runFaultin(gfns, 'off', host));
       on.push(runFaultin(gfns, 'on', host));
     }
   } finally {
     disposeC(c);
   }
-  // Warm runs: all but the first JS run when there are several.
-  const warm = <T>(runs: T[]) => (runs.length > 1 ? runs.slice(1) : runs);
-  const js = medians(warm(off).map(figures));
-  const jsOn = medians(warm(on).map(figures));
-  const cold = off[0] as FaultinRun;
+  const js = medians(off.map(figures));
+  const jsOn = medians(on.map(figures));
   const cm = c.available
-    ? medians(cRuns.map((x) => ({ seconds: x.seconds, pagesPerSec: x.pages / x.seconds })))
+    ? medians(
+        cRuns.map((x) => ({
+          seconds: x.seconds,
+          cpuSeconds: x.cpuSeconds,
+          pagesPerSec: x.pages / x.seconds,
+        })),
+      )
     : null;
   // Same work: every page MAPPED, the same GFNs, the same number of S-EPT tables.
+  const allC = cCold === undefined ? cRuns : [...cRuns, cCold];
   const sameWork =
-    cRuns.length === 0
+    allC.length === 0
       ? null
-      : off
-          .concat(on)
-          .every((j) =>
-            cRuns.every(
-              (x) =>
-                x.mapped === j.mapped &&
-                x.gfnSum === j.gfnSum &&
-                j.mapped === j.pages &&
-                x.septTables === j.septTables,
-            ),
-          );
+      : [...off, ...on, cold].every((j) =>
+          allC.every(
+            (x) =>
+              x.mapped === j.mapped &&
+              x.gfnSum === j.gfnSum &&
+              j.mapped === j.pages &&
+              x.septTables === j.septTables,
+          ),
+        );
   const violations = on.reduce((s, r) => s + r.violations, 0);
-  const ratios =
+  const ratios: Ratios | null =
     cm === null
       ? null
       : {
           time: ratio(js.medians.seconds, cm.medians.seconds),
           timeChecker: ratio(jsOn.medians.seconds, cm.medians.seconds),
+          cpu: ratio(js.medians.cpuSeconds, cm.medians.cpuSeconds),
+          cpuChecker: ratio(jsOn.medians.cpuSeconds, cm.medians.cpuSeconds),
+          cold: cCold === undefined ? null : ratio(cold.seconds, cCold.seconds),
         };
   const whole = opts.pages === FAULTIN_GUEST_PAGES;
   const meets = {
@@ -133,7 +149,7 @@ export function benchFaultin(
     seed: opts.seed,
     ...js.medians,
     ranges: js.ranges,
-    coldSeconds: round(cold.seconds),
+    cold: { seconds: round(cold.seconds), cpuSeconds: round(cold.cpuSeconds) },
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     checker: { ...jsOn.medians, ranges: jsOn.ranges, violations, checksPerRun: on[0]?.checks },
     c:
@@ -143,7 +159,11 @@ export function benchFaultin(
             available: true,
             ...cm.medians,
             ranges: cm.ranges,
-            maxRssBytes: Math.max(...cRuns.map((x) => x.maxRssBytes)),
+            cold:
+              cCold === undefined
+                ? null
+                : { seconds: round(cCold.seconds), cpuSeconds: round(cCold.cpuSeconds) },
+            maxRssBytes: Math.max(...allC.map((x) => x.maxRssBytes)),
           },
     ratios,
     targets: FAULTIN_TARGETS,
@@ -161,12 +181,13 @@ function renderFaultin(
     workload: string;
     runs: number;
     seconds?: number;
+    cpuSeconds?: number;
     pagesPerSec?: number;
     rssBytes?: number;
-    coldSeconds: number;
+    cold: { seconds: number; cpuSeconds: number };
     checker: Record<string, unknown>;
     c: Record<string, unknown>;
-    ratios: { time: number | null; timeChecker: number | null } | null;
+    ratios: Ratios | null;
     sameWork: boolean | null;
   },
   io: Io,
@@ -179,20 +200,38 @@ function renderFaultin(
       : x >= 1e6
         ? `${(x / 1e6).toFixed(2)} M/s`
         : `${(x / 1e3).toFixed(1)} k/s`;
-  const lines = [col.bold(`bench faultin: ${r.workload}; median of ${r.runs} runs`)];
+  const rel = (x: number | null | undefined) => (x == null ? '' : `${x.toFixed(2)}×`);
+  const lines = [col.bold(`bench faultin: ${r.workload}; median of ${r.runs} warm runs`)];
   lines.push(
-    `  ${''.padEnd(28)}${'time'.padStart(12)}${'pages/s'.padStart(14)}${'vs C'.padStart(9)}`,
+    `  ${''.padEnd(30)}${'wall'.padStart(11)}${'CPU'.padStart(11)}${'pages/s'.padStart(12)}${'wall vs C'.padStart(11)}${'CPU vs C'.padStart(10)}`,
   );
-  const row = (label: string, t: unknown, p: unknown, rel: number | null | undefined) =>
+  const row = (
+    label: string,
+    t: unknown,
+    cpu: unknown,
+    p: unknown,
+    relWall: number | null | undefined,
+    relCpu: number | null | undefined,
+  ) =>
     lines.push(
-      `  ${label.padEnd(28)}${s(t).padStart(12)}${rate(p).padStart(14)}${(rel == null ? '' : `${rel.toFixed(2)}×`).padStart(9)}`,
+      `  ${label.padEnd(30)}${s(t).padStart(11)}${s(cpu).padStart(11)}${rate(p).padStart(12)}${rel(relWall).padStart(11)}${rel(relCpu).padStart(10)}`,
     );
-  row('kvmx, checker off', r.seconds, r.pagesPerSec, r.ratios?.time);
-  row('kvmx, checker on', r.checker.seconds, r.checker.pagesPerSec, r.ratios?.timeChecker);
-  row('kvmx, first (cold) run', r.coldSeconds, undefined, undefined);
-  if (r.c.available) row('C -O2 (bench/c/faultin.c)', r.c.seconds, r.c.pagesPerSec, 1);
-  else lines.push(col.yellow(`  C comparison: ${String(r.c.reason)}; kvmx figures only`));
-  lines.push(`  RSS after the run: ${((r.rssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
+  const cAvail = r.c.available === true;
+  row('kvmx, checker off', r.seconds, r.cpuSeconds, r.pagesPerSec, r.ratios?.time, r.ratios?.cpu);
+  row(
+    'kvmx, checker on',
+    r.checker.seconds,
+    r.checker.cpuSeconds,
+    r.checker.pagesPerSec,
+    r.ratios?.timeChecker,
+    r.ratios?.cpuChecker,
+  );
+  if (cAvail) row('C -O2 (bench/c/faultin.c)', r.c.seconds, r.c.cpuSeconds, r.c.pagesPerSec, 1, 1);
+  row('kvmx, cold (first run)', r.cold.seconds, r.cold.cpuSeconds, undefined, r.ratios?.cold, null);
+  const cc = r.c.cold as { seconds: number; cpuSeconds: number } | null | undefined;
+  if (cAvail && cc) row('C -O2, cold', cc.seconds, cc.cpuSeconds, undefined, 1, null);
+  if (!cAvail) lines.push(col.yellow(`  C comparison: ${String(r.c.reason)}; kvmx figures only`));
+  lines.push(`  RSS after a kvmx run: ${((r.rssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
   if (r.sameWork === false) lines.push(col.red('  kvmx and C did not do the same work'));
   else if (r.sameWork)
     lines.push(col.dim('  same GFNs mapped and same S-EPT tables in kvmx and C'));

@@ -17,6 +17,7 @@ import {
   type KvmResult,
   type Vcpu,
 } from '@kvmx/kvm-x86';
+import { FramePool } from '@kvmx/paging';
 
 /** The guest: 64 GiB of private memory (2^24 4 KiB pages). */
 export const FAULTIN_GUEST_BYTES = 64 * 2 ** 30;
@@ -62,8 +63,11 @@ export interface FaultinVm {
  * The VMM's set-up (as the KVM TDX selftests do it): KVM_CREATE_VM(TDX), INIT_VM, one vCPU,
  * a 64 GiB guest_memfd bound to one memslot, the whole slot set PRIVATE, FINALIZE_VM.
  */
-export function createFaultinVm(): FaultinVm {
-  const vm = must(Kvm.create({ type: 'tdx', gpaw: 48 }), 'KVM_CREATE_VM');
+export function createFaultinVm(reserveTables = 0): FaultinVm {
+  const pool = new FramePool();
+  // A warm pool: room for the page tables made (and touched) before the clock starts.
+  if (reserveTables > 0) pool.reserve(reserveTables);
+  const vm = must(Kvm.create({ type: 'tdx', gpaw: 48, pool }), 'KVM_CREATE_VM');
   must(vm.tdxInitVm(), 'KVM_TDX_INIT_VM');
   const vcpu = must(vm.createVcpu(), 'KVM_CREATE_VCPU');
   must(vm.tdxInitVcpu(vcpu), 'KVM_TDX_INIT_VCPU');
@@ -104,8 +108,13 @@ export interface BenchHost {
  * One run: a fresh VM, then the guest accepts the GFNs `gfns` (slot-relative page indexes) in
  * order. With the checker on, the invariant checker runs after every fault-in.
  */
-export function runFaultin(gfns: Int32Array, mode: CheckerMode, host: BenchHost): FaultinRun {
-  const { vm, vcpu } = createFaultinVm();
+export function runFaultin(
+  gfns: Int32Array,
+  mode: CheckerMode,
+  host: BenchHost,
+  warm = true,
+): FaultinRun {
+  const { vm, vcpu } = createFaultinVm(warm ? tablesFor(gfns.length) : 0);
   const n = gfns.length;
   const check = mode === 'on' ? checkerFor(vm) : null;
   let violations = 0;
@@ -177,4 +186,14 @@ function verifyFaultin(
 function childCount(vm: Kvm): number {
   const tdx = vm.tdx;
   return tdx === null ? -1 : (tdx.module.td(tdx.tdr)?.chldcnt ?? -1);
+}
+
+/**
+ * Page tables a fault-in of `pages` random GFNs of the guest can need at most: per tree one
+ * table per level, bounded by the tables the 64 GiB guest has (32,768 PTs, 64 PDs, a PDPT
+ * and a PML4 page); the mirror and the S-EPT each have theirs.
+ */
+export function tablesFor(pages: number): number {
+  const perTree = Math.min(3 * pages, FAULTIN_GUEST_PAGES / 512 + 64 + 2);
+  return 2 * perTree + 16;
 }
