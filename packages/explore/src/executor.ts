@@ -61,6 +61,8 @@ export class StepExecutor {
   private readonly config: VmConfig;
   /** Per vCPU: the exit its last guest operation stopped in, waiting for `resume`. */
   readonly pendingExits: (KvmExit | null)[] = [];
+  /** Per vCPU: the last exit the generator answered by converting (see decodeStep). */
+  readonly lastAnswered: (KvmExit | null)[] = [];
   /** guest_memfd ids of the scenario → fds. */
   private readonly gmemById = new Map<number, number>();
 
@@ -93,6 +95,7 @@ export class StepExecutor {
       v.value.autoAccept = config.autoAccept;
       ex.vcpus.push(v.value);
       ex.pendingExits.push(null);
+      ex.lastAnswered.push(null);
     }
     if (config.exitHypercall) {
       const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);

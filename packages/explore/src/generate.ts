@@ -225,7 +225,10 @@ export function decodeStep(code: number, type: VmTypeName, ex: StepExecutor): St
       return kind === 'write' ? { op: 'write', args: { ...args, byte } } : { op: 'read', args };
     }
     case 'setAttributes':
-      return { op: 'setAttributes', args: { gpa, size, private: (variant & 1) === 0 } };
+      return {
+        op: 'setAttributes',
+        args: { gpa: inSlots(gpa), size, private: (variant & 1) === 0 },
+      };
     case 'punchHole':
       return { op: 'punchHole', args: { gpa, size } };
     case 'allocate':
@@ -242,7 +245,7 @@ export function decodeStep(code: number, type: VmTypeName, ex: StepExecutor): St
     case 'preFault':
       return { op: 'preFault', args: { gpa, size, vcpu } };
     case 'mapGpa':
-      return { op: 'mapGpa', args: { gpa, size, shared: (variant & 1) === 1, vcpu } };
+      return { op: 'mapGpa', args: { gpa: inSlots(gpa), size, shared: (variant & 1) === 1, vcpu } };
     case 'resume':
       return { op: 'resume', args: { vcpu } };
     case 'accept':
@@ -261,6 +264,14 @@ export function decodeStep(code: number, type: VmTypeName, ex: StepExecutor): St
   }
 }
 
+/**
+ * Conversions stay inside the prologue's memslots: a private GFN without a memslot makes
+ * every private access to it fault for good, which only stalls a vCPU.
+ */
+function inSlots(gpa: number): number {
+  return gpa % (2 * MIB2);
+}
+
 function isGuestKind(kind: Kind): boolean {
   return kind === 'write' || kind === 'read' || kind === 'mapGpa' || kind === 'accept';
 }
@@ -268,8 +279,8 @@ function isGuestKind(kind: Kind): boolean {
 /**
  * A guest operation was drawn for a vCPU whose exit still waits: the VMM answers the exit
  * instead, as a VMM's run loop does — a memory-fault exit by converting the range to what
- * the guest asked for (KVM_SET_MEMORY_ATTRIBUTES, as the selftests' handler does) and, half
- * of the time or for any other exit, by running the vCPU again.
+ * the guest asked for (KVM_SET_MEMORY_ATTRIBUTES, as the selftests' handler does), any other
+ * exit (or a fault the conversion did not cure, half of the time) by running the vCPU again.
  */
 function answerExit(ex: StepExecutor, vcpu: number, variant: number): StepOp {
   const exit = ex.pendingExits[vcpu];
