@@ -69,14 +69,14 @@ export function rawSeamcall(
   const num = (v: number | string | undefined) => v as number | undefined;
   const level = (a.level ?? 1) - 1; // PG_LEVEL -> the module's level (0 = 4K)
   const freshPage = () => kvm.pool.alloc(FRAME_OWNER_HOST as never) * PAGE_SIZE;
-  const tdr = a.tdr ?? (leaf.operands[0] === 'tdr' ? num(rcx) : undefined) ?? tdx.tdr;
+  // The TDR travels in RDX, except for the leaves that take nothing else (then in RCX).
+  const tdrOnly = leaf.operands.length === 1 && leaf.operands[0] === 'tdr';
+  const tdr = a.tdr ?? num(tdrOnly ? rcx : rdx) ?? tdx.tdr;
   const values: number[] = [];
   for (const op of leaf.operands) {
     switch (op) {
       case 'tdr':
-        values.push(
-          leaf.operands[0] === 'tdr' && leaf.operands.length > 1 ? (num(rdx) ?? tdr) : tdr,
-        );
+        values.push(tdr);
         break;
       case 'gpaLevel':
         // The wrapper adds the level into RCX's low bits; a raw RCX already holds both.
