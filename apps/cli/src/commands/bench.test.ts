@@ -10,14 +10,16 @@ async function run(...argv: string[]) {
 
 // Argument handling and output shape only: timings are never asserted.
 describe('kvmx bench', () => {
-  it('faultin and explore are not implemented yet: one line, exit 2', async () => {
-    for (const what of ['faultin', 'explore']) {
-      const r = await run('bench', what, '--json');
-      expect(r.code).toBe(2);
-      expect(r.out).toEqual([]);
-      expect(r.err).toEqual([`kvmx: bench ${what}: not implemented yet`]);
+  it('faultin --json ends with one object holding the CONTRACTS §1 fields', async () => {
+    const r = await run('bench', 'faultin', '--pages', '100', '--runs', '1', '--no-c', '--json');
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.out.at(-1) as string);
+    for (const key of ['pages', 'seconds', 'pagesPerSec', 'rssBytes']) {
+      expect(typeof last[key], key).toBe('number');
     }
-  });
+    expect(last).toMatchObject({ bench: 'faultin', pages: 100, runs: 1, c: { available: false } });
+    expect(last.checker.violations).toBe(0);
+  }, 120_000);
 
   it('rejects unknown benchmarks and bad numbers with exit 2', async () => {
     for (const argv of [
@@ -26,6 +28,8 @@ describe('kvmx bench', () => {
       ['bench', 'paging', '--pages', '16777217'],
       ['bench', 'paging', '--runs', 'x'],
       ['bench', 'paging', '--seed', '0'],
+      ['bench', 'faultin', '--pages', '16777217'],
+      ['bench', 'faultin', '--runs', '0'],
       ['bench'],
     ]) {
       const r = await run(...argv);

@@ -1,328 +1,97 @@
 // `kvmx bench <paging|faultin|explore|all> [--json]` (CONTRACTS §1): fixed, documented
-// workloads, medians of repeated runs. `paging` runs @kvmx/paging's workload and, when a C
-// compiler is available, the same workload in C (bench/c/paging.c, compiled now with
-// `cc -O2` into a temporary directory), round-robin so both see the same machine.
+// workloads, medians of repeated runs, each against its C anchor where one exists. The
+// workloads live in ../bench/ and are loaded only when the command runs, so registering this
+// command costs nothing at start-up.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BENCH_GUEST_GFNS, benchGfns, type PagingBenchRun, runPagingBench } from '@kvmx/paging';
 import type { Command } from 'commander';
 import type { RegisterCommand } from '../cli.js';
 import { UsageError } from '../errors.js';
-import { colors, type Io } from '../io.js';
+import type { Io } from '../io.js';
 import { parseIntOption } from '../options.js';
 
 export const BENCH_NAMES = ['paging', 'faultin', 'explore', 'all'] as const;
 type BenchName = (typeof BENCH_NAMES)[number];
-const NOT_IMPLEMENTED: readonly BenchName[] = ['faultin', 'explore'];
+
+/** 64 GiB of 4 KiB pages: the guest of the paging and faultin workloads. */
+const GUEST_GFNS = 2 ** 24;
 
 interface BenchOptions {
   json?: boolean;
-  runs: number;
+  runs?: number;
   pages: number;
   seed: number;
   c: boolean;
 }
 
-/** Targets of issue 3 (JS against C in the same run). */
-export const PAGING_TARGETS = Object.freeze({
-  mapVsC: 0.5,
-  lookupVsC: 0.5,
-  zapTimeVsC: 1.5,
-  bytesPerPageVsC: 1.05,
-});
+/** Default repetitions: paging is cheap, a faultin round runs C and kvmx twice at 1M pages. */
+const DEFAULT_RUNS: Readonly<Record<Exclude<BenchName, 'all'>, number>> = {
+  paging: 5,
+  faultin: 3,
+  explore: 3,
+};
+
+/** The explore workload: sequences × steps per VM type. */
+const EXPLORE_SEQUENCES = 50;
+const EXPLORE_STEPS = 100;
 
 export const registerBench: RegisterCommand = (program: Command, io: Io) => {
   program
     .command('bench')
-    .description('run the fixed benchmarks (paging; faultin and explore are not implemented yet)')
+    .description('run the fixed benchmarks against their C anchors (paging, faultin, explore, all)')
     .argument('<what>', `one of ${BENCH_NAMES.join(', ')}`)
     .option('--json', 'machine-readable output; the last line is one JSON object')
     .option(
       '--runs <n>',
-      'repetitions; medians are reported (default 5)',
+      'repetitions; medians are reported (default 5 paging, 3 faultin and explore)',
       parseIntOption('--runs', 1, 100),
-      5,
     )
     .option(
       '--pages <n>',
-      'paging: distinct random 4K GFNs in the 64 GiB guest (default 1000000)',
-      parseIntOption('--pages', 1, BENCH_GUEST_GFNS),
+      'paging, faultin: distinct random 4K GFNs in the 64 GiB guest (default 1000000)',
+      parseIntOption('--pages', 1, GUEST_GFNS),
       1_000_000,
     )
     .option(
       '--seed <n>',
-      'xorshift32 seed of the GFN shuffle',
+      'xorshift32 seed of the GFN shuffle (explore: first seed)',
       parseIntOption('--seed', 1, 2 ** 32 - 1),
       0x9e3779b9,
     )
-    .option('--no-c', 'paging: skip the C comparison')
-    .action((what: string, opts: BenchOptions) => {
+    .option('--no-c', 'paging, faultin: skip the C comparison')
+    .action(async (what: string, opts: BenchOptions) => {
       if (!(BENCH_NAMES as readonly string[]).includes(what)) {
         throw new UsageError(
           `bench: unknown benchmark "${what}" (expected one of ${BENCH_NAMES.join(', ')})`,
         );
       }
       const name = what as BenchName;
-      if (NOT_IMPLEMENTED.includes(name)) {
-        throw new UsageError(`bench ${name}: not implemented yet`);
+      const runsFor = (b: Exclude<BenchName, 'all'>) => opts.runs ?? DEFAULT_RUNS[b];
+      const json = opts.json === true;
+      const results: Record<string, unknown> = {};
+      if (name === 'paging' || name === 'all') {
+        const { benchPaging } = await import('../bench/paging-bench.js');
+        results.paging = benchPaging({ ...opts, json, runs: runsFor('paging') }, io);
       }
-      const paging = benchPaging(opts, io);
-      if (name === 'all') {
-        if (opts.json) {
-          io.out(JSON.stringify({ bench: 'all', paging, notImplemented: NOT_IMPLEMENTED }));
-        } else {
-          io.out(`faultin, explore: not implemented yet`);
-        }
+      if (name === 'faultin' || name === 'all') {
+        const { benchFaultin } = await import('../bench/faultin-bench.js');
+        results.faultin = benchFaultin(
+          { pages: opts.pages, seed: opts.seed, c: opts.c, json, runs: runsFor('faultin') },
+          io,
+        );
       }
+      if (name === 'explore' || name === 'all') {
+        const { benchExplore } = await import('../bench/explore-bench.js');
+        results.explore = await benchExplore(
+          {
+            sequences: EXPLORE_SEQUENCES,
+            steps: EXPLORE_STEPS,
+            repeats: runsFor('explore'),
+            seed: opts.seed,
+            json,
+          },
+          io,
+        );
+      }
+      if (name === 'all' && json) io.out(JSON.stringify({ bench: 'all', ...results }));
     });
 };
-
-interface Summary {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function summarize(values: number[]): Summary {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  const median =
-    s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-  return { median, min: s[0] as number, max: s[s.length - 1] as number };
-}
-
-/** Per-run figures in the units of the report. */
-function figures(r: PagingBenchRun | CRun): Record<string, number> {
-  const out: Record<string, number> = {
-    mapOpsPerSec: r.pages / (r.mapMs / 1000),
-    mapColdOpsPerSec: r.pages / (r.mapColdMs / 1000),
-    lookupOpsPerSec: r.pages / (r.lookupMs / 1000),
-    seqLookupOpsPerSec: r.seqGfns / (r.seqLookupMs / 1000),
-    zap1GiBMs: r.zap1GiBMs,
-    zap1GiBDenseMs: r.zap1GiBDenseMs,
-    bytesPerPage: r.bytesPerPage,
-  };
-  if ('iterMs' in r) out.iterEntriesPerSec = r.iterEntries / (r.iterMs / 1000);
-  return out;
-}
-
-interface CRun {
-  pages: number;
-  mapColdMs: number;
-  mapMs: number;
-  lookupMs: number;
-  seqLookupMs: number;
-  seqGfns: number;
-  zap1GiBMs: number;
-  zap1GiBDenseMs: number;
-  bytesPerPage: number;
-  checksum: string;
-  seqChecksum: string;
-}
-
-interface CProgram {
-  available: boolean;
-  reason?: string;
-  bin?: string;
-  dir?: string;
-}
-
-/** The C program's source: next to the repository root (absent from an npm install). */
-function cSource(): string | undefined {
-  const candidates = [
-    fileURLToPath(new URL('../../../../bench/c/paging.c', import.meta.url)),
-    join(process.cwd(), 'bench', 'c', 'paging.c'),
-  ];
-  return candidates.find((p) => existsSync(p));
-}
-
-function compileC(): CProgram {
-  const src = cSource();
-  if (src === undefined) return { available: false, reason: 'bench/c/paging.c not found' };
-  const cc = process.env.CC ?? 'cc';
-  const dir = mkdtempSync(join(tmpdir(), 'kvmx-bench-'));
-  const bin = join(dir, 'paging');
-  try {
-    execFileSync(cc, ['-O2', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return { available: true, bin, dir };
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    const reason =
-      err.code === 'ENOENT'
-        ? `no C compiler (${cc}) found`
-        : `${cc} -O2 failed: ${String(err.stderr ?? err.message).split('\n')[0]}`;
-    return { available: false, reason };
-  }
-}
-
-function runC(c: CProgram, opts: BenchOptions): CRun {
-  const out = execFileSync(c.bin as string, [String(opts.pages), '1', String(opts.seed)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as CRun;
-}
-
-function benchPaging(opts: BenchOptions, io: Io): Record<string, unknown> {
-  const gfns = benchGfns(opts.pages, opts.seed);
-  // One unreported JS run first, on a small set, so the timed runs measure optimised code
-  // rather than the JIT warming up (C needs no such run).
-  runPagingBench(benchGfns(Math.min(opts.pages, 50_000), opts.seed ^ 0x5bd1e995 || 1), () =>
-    performance.now(),
-  );
-  const c: CProgram = opts.c ? compileC() : { available: false, reason: 'skipped (--no-c)' };
-  const jsRuns: Record<string, number>[] = [];
-  const cRuns: Record<string, number>[] = [];
-  let checksumsMatch: boolean | null = null;
-  try {
-    for (let r = 0; r < opts.runs; r++) {
-      if (c.available) {
-        const cr = runC(c, opts);
-        cRuns.push(figures(cr));
-        const jr = runPagingBench(gfns, () => performance.now());
-        jsRuns.push(figures(jr));
-        const same = cr.checksum === jr.checksum && cr.seqChecksum === jr.seqChecksum;
-        checksumsMatch = (checksumsMatch ?? true) && same;
-      } else {
-        jsRuns.push(figures(runPagingBench(gfns, () => performance.now())));
-      }
-    }
-  } finally {
-    if (c.dir !== undefined) rmSync(c.dir, { recursive: true, force: true });
-  }
-  const med = (runs: Record<string, number>[]) => {
-    const keys = Object.keys(runs[0] ?? {});
-    const medians: Record<string, number> = {};
-    const ranges: Record<string, [number, number]> = {};
-    for (const k of keys) {
-      const s = summarize(runs.map((x) => x[k] as number));
-      medians[k] = round(s.median);
-      ranges[k] = [round(s.min), round(s.max)];
-    }
-    return { medians, ranges };
-  };
-  const js = med(jsRuns);
-  const cm = c.available ? med(cRuns) : null;
-  const ratio = (a: number | undefined, b: number | undefined) =>
-    a === undefined || b === undefined || b === 0 ? null : round(a / b);
-  const ratios =
-    cm === null
-      ? null
-      : {
-          map: ratio(js.medians.mapOpsPerSec, cm.medians.mapOpsPerSec),
-          mapCold: ratio(js.medians.mapColdOpsPerSec, cm.medians.mapColdOpsPerSec),
-          lookup: ratio(js.medians.lookupOpsPerSec, cm.medians.lookupOpsPerSec),
-          seqLookup: ratio(js.medians.seqLookupOpsPerSec, cm.medians.seqLookupOpsPerSec),
-          zap1GiBTime: ratio(js.medians.zap1GiBMs, cm.medians.zap1GiBMs),
-          zap1GiBDenseTime: ratio(js.medians.zap1GiBDenseMs, cm.medians.zap1GiBDenseMs),
-          bytesPerPage: ratio(js.medians.bytesPerPage, cm.medians.bytesPerPage),
-        };
-  const meets =
-    ratios === null
-      ? null
-      : {
-          map: (ratios.map ?? 0) >= PAGING_TARGETS.mapVsC,
-          lookup: (ratios.lookup ?? 0) >= PAGING_TARGETS.lookupVsC,
-          zap1GiB: (ratios.zap1GiBTime ?? Infinity) <= PAGING_TARGETS.zapTimeVsC,
-          bytesPerPage: (ratios.bytesPerPage ?? Infinity) <= PAGING_TARGETS.bytesPerPageVsC,
-        };
-  const result = {
-    bench: 'paging',
-    workload: `${opts.pages} distinct random 4K GFNs in a 64 GiB guest, 4-level tree`,
-    pages: opts.pages,
-    runs: opts.runs,
-    seed: opts.seed,
-    ...js.medians,
-    ranges: js.ranges,
-    c:
-      cm === null
-        ? { available: false, reason: c.reason }
-        : { available: true, ...cm.medians, ranges: cm.ranges },
-    ratios,
-    targets: PAGING_TARGETS,
-    meets,
-    checksumsMatch,
-    node: process.version,
-  };
-  if (opts.json) io.out(JSON.stringify(result));
-  else for (const line of renderPaging(result, js.medians, cm?.medians ?? null, io)) io.out(line);
-  return result;
-}
-
-function round(x: number): number {
-  if (!Number.isFinite(x)) return x;
-  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 1 ? 3 : 5;
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-const ROWS: readonly {
-  key: string;
-  label: string;
-  unit: 'ops' | 'ms' | 'B';
-  higherIsBetter: boolean;
-}[] = [
-  { key: 'mapOpsPerSec', label: 'map 4K (warm)', unit: 'ops', higherIsBetter: true },
-  { key: 'mapColdOpsPerSec', label: 'map 4K (cold pool)', unit: 'ops', higherIsBetter: true },
-  { key: 'lookupOpsPerSec', label: 'lookup, random hits', unit: 'ops', higherIsBetter: true },
-  {
-    key: 'seqLookupOpsPerSec',
-    label: 'lookup, sequential (2^24 GFNs)',
-    unit: 'ops',
-    higherIsBetter: true,
-  },
-  { key: 'iterEntriesPerSec', label: 'tdp_iter, whole guest', unit: 'ops', higherIsBetter: true },
-  { key: 'zap1GiBMs', label: 'zap 1 GiB (random, 512 PTs)', unit: 'ms', higherIsBetter: false },
-  {
-    key: 'zap1GiBDenseMs',
-    label: 'zap 1 GiB (all 262,144 mapped)',
-    unit: 'ms',
-    higherIsBetter: false,
-  },
-  { key: 'bytesPerPage', label: 'bytes per mapped page', unit: 'B', higherIsBetter: false },
-];
-
-function fmt(v: number | undefined, unit: 'ops' | 'ms' | 'B'): string {
-  if (v === undefined) return '—';
-  if (unit === 'ops') return `${(v / 1e6).toFixed(1)} M/s`;
-  if (unit === 'ms') return `${v.toFixed(3)} ms`;
-  return `${v.toFixed(1)} B`;
-}
-
-function renderPaging(
-  result: { workload: string; runs: number; c: unknown; checksumsMatch: boolean | null },
-  js: Record<string, number>,
-  c: Record<string, number> | null,
-  io: Io,
-): string[] {
-  const col = colors(io);
-  const lines = [col.bold(`bench paging: ${result.workload}; median of ${result.runs} runs`)];
-  lines.push(
-    `  ${'metric'.padEnd(32)}${'JS'.padStart(14)}${'C -O2'.padStart(14)}${'JS vs C'.padStart(10)}`,
-  );
-  for (const row of ROWS) {
-    const j = js[row.key];
-    const cv = c?.[row.key];
-    let rel = '';
-    if (j !== undefined && cv !== undefined && cv !== 0) {
-      rel = row.unit === 'ops' ? `${((j / cv) * 100).toFixed(0)} %` : `${(j / cv).toFixed(2)}×`;
-    }
-    lines.push(
-      `  ${row.label.padEnd(32)}${fmt(j, row.unit).padStart(14)}${fmt(cv, row.unit).padStart(14)}${rel.padStart(10)}`,
-    );
-  }
-  if (c === null) {
-    const reason = (result.c as { reason?: string }).reason ?? 'unavailable';
-    lines.push(col.yellow(`  C comparison: ${reason}; JS figures only`));
-  } else if (result.checksumsMatch === false) {
-    lines.push(col.red('  checksums differ between JS and C: the two did not do the same work'));
-  } else {
-    lines.push(col.dim('  lookup checksums equal in JS and C'));
-  }
-  return lines;
-}
