@@ -32,7 +32,11 @@ export const DEFAULT_MAX_FRAMES = 2 ** 26;
 
 const INITIAL_FRAME_CAPACITY = 4096;
 const INITIAL_SLOT_CAPACITY = 64;
-/** Past this many slots the store grows by a fixed step (64 MiB) instead of doubling. */
+/**
+ * Past this many slots (64 MiB) the store grows by half instead of doubling: geometric either
+ * way, so filling the store copies each byte a bounded number of times (a fixed step made a
+ * 64 GiB TD's fault-in copy the whole store every 16,384 tables).
+ */
 const SLOT_GROW_STEP = 16384;
 
 export interface FramePoolOptions {
@@ -503,7 +507,7 @@ export class FramePool {
   private ensureSlotCapacity(slots: number): void {
     let cap = this.slotCapacity;
     if (slots <= cap) return;
-    while (cap < slots) cap = cap < SLOT_GROW_STEP ? cap * 2 : cap + SLOT_GROW_STEP;
+    while (cap < slots) cap = cap < SLOT_GROW_STEP ? cap * 2 : Math.ceil(cap * 1.5);
     const store = new Int32Array(cap * FRAME_WORDS);
     store.set(this.store.subarray(0, this.slotHigh * FRAME_WORDS));
     this.store = store;
