@@ -1,3 +1,15 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  exploreVmConfig,
+  prologue,
+  reproYaml,
+  runSequence,
+  StepExecutor,
+  shrinkSteps,
+} from '@kvmx/explore';
+import type { StepOp } from '@kvmx/scenario';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../cli.js';
 import { memoryIo } from '../io.js';
@@ -98,5 +110,43 @@ describe('kvmx explore', () => {
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toMatch(message);
     expect(r.out).toEqual([]);
+  });
+
+  it('writes reproductions that kvmx run replays to the same violation (exit 1)', async () => {
+    // A hostile BLOCK of a mapped private page leaves the S-EPT leaf blocked: the shape of
+    // reproduction the explorer writes, shrunk and replayed through the real CLI.
+    const config = exploreVmConfig('tdx');
+    const ex = StepExecutor.create(config);
+    if (typeof ex === 'string') throw new Error(ex);
+    const tdr = BigInt(ex.kvm.tdx?.tdr ?? 0);
+    const steps: StepOp[] = [
+      ...prologue('tdx'),
+      { op: 'hostWrite', args: { gpa: 0x300000, size: 4096, byte: 0x11 } },
+      { op: 'write', args: { gpa: 0x3000, size: 8, byte: 0x5a, private: true, vcpu: 0 } },
+      { op: 'read', args: { gpa: 0x200000, size: 8, vcpu: 1 } },
+      { op: 'seamcall', args: { leaf: 'TDH.MEM.RANGE.BLOCK', rcx: 0x3000n, rdx: tdr } },
+    ];
+    const min = shrinkSteps(config, steps, 'tlb-tracked', { budgetMs: 10_000, now: Date.now });
+    const rec = runSequence(config, min, { record: true });
+    expect(rec.violation?.invariant).toBe('tlb-tracked');
+    const dir = mkdtempSync(join(tmpdir(), 'kvmx-explore-'));
+    try {
+      const file = join(dir, 'repro.yaml');
+      writeFileSync(file, reproYaml({ name: 'blocked leaf', vm: config, steps: rec.recorded }));
+      expect(readFileSync(file, 'utf8')).toContain('TDH.MEM.RANGE.BLOCK');
+      const r = await run('run', file, '--json');
+      expect(r.err).toEqual([]);
+      expect(r.code).toBe(1);
+      const events = r.out.map((l) => JSON.parse(l));
+      expect(events.find((e) => e.type === 'violation')).toMatchObject({
+        invariant: 'tlb-tracked',
+      });
+      const failed = events.filter((e) => e.type === 'expect' && !e.ok);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ index: rec.recorded.length - 1 });
+      expect(events.at(-1)).toMatchObject({ type: 'summary', ok: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
