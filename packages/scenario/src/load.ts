@@ -9,7 +9,7 @@
 // (size, binary bytes, nesting) before the YAML parser sees it, because the parser itself
 // recurses on nesting; aliases are expanded under a budget (billion-laughs), cycles refused.
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { type Alias, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { diagnostic, type Result, type SourcePos } from './diagnostic.js';
 
 /** Largest scenario file accepted, in UTF-16 code units (scenario files are small). */
@@ -126,6 +126,7 @@ function yamlMessage(message: string, code: string): string {
 class Walker {
   private count = 0;
   private readonly active = new Set<unknown>();
+  private readonly resolved = new Map<object, ReturnType<Alias['resolve']>>();
 
   constructor(
     private readonly doc: ReturnType<typeof parseDocument>,
@@ -147,7 +148,13 @@ class Walker {
     const start = offsetOf(node);
     this.spots.set(key, start);
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
+      // yaml's Alias#resolve searches the document on every call; an alias bomb expands the
+      // same few aliases tens of thousands of times, so each is resolved once.
+      let target = this.resolved.get(node);
+      if (target === undefined) {
+        target = node.resolve(this.doc);
+        this.resolved.set(node, target);
+      }
       if (target === undefined) {
         throw new LoadError(start, `alias *${node.source} names no anchor defined before it`);
       }
