@@ -9,8 +9,6 @@ import { type AdversarialInput, adversarialScenario, aliasBomb } from './adversa
 
 /** Most milliseconds one input may take before it counts as a hang. */
 const HANG_MS = 2_000;
-/** Alias bombs are refused after their expansion budget, which is slow today. */
-const BOMB_MS = 6_000;
 
 interface Verdict {
   readonly refused: boolean;
@@ -79,17 +77,16 @@ describe('scenario files under fuzzing', () => {
       fc.property(aliasBomb, (input) => {
         const t = Date.now();
         const v = process(input);
-        // Refused, but slowly: load.ts resolves each alias with yaml's Alias#resolve, which
-        // searches the document each time, so 50,000 expansions cost seconds (see the
-        // package README, "Findings").
-        expect(Date.now() - t).toBeLessThan(BOMB_MS);
+        // load.ts once resolved every alias expansion with yaml's Alias#resolve, a search of
+        // the whole document: 50,000 expansions took seconds (README, "Findings").
+        expect(Date.now() - t).toBeLessThan(HANG_MS);
         expect(v.refused).toBe(true);
         if (v.error !== undefined) {
           checkDiagnostic(input, v.error);
           expect(v.error.message).toMatch(/alias bomb/);
         }
       }),
-      { numRuns: 2, seed: 11 },
+      { numRuns: 10, seed: 11 },
     );
   }, 60_000);
 });
