@@ -96,6 +96,8 @@ export class Vcpu {
   private pendingKind: 'exit' | 've' | null = null;
   /** TDX: the vCPU is inside the TD (between TDH.VP.ENTER and the TD exit). */
   private inTd = false;
+  /** TDX: the register file of TDH.VP.ENTER (reused; the module copies what it keeps). */
+  private readonly enterRegs = new SeamRegs();
   /** TDX: the TDVMCALL answer KVM passes in R10/R11 at the next TDH.VP.ENTER. */
   private vmcallReturn: { status: TdvmcallStatus; r11: number } | null = null;
   /** A hypercall waiting for userspace's kvm_run.hypercall.ret. */
@@ -335,7 +337,7 @@ export class Vcpu {
     if (tdx.state !== TD_STATE_RUNNABLE || !tdx.vcpus.get(this.id)?.initialized) {
       return { ret: -EINVAL, exit: null };
     }
-    const regs = new SeamRegs();
+    const regs = this.enterRegs.clear();
     if (this.vmcallReturn !== null) {
       regs.setWord(REG_R10, this.vmcallReturn.status.lo, this.vmcallReturn.status.hi);
       regs.set(REG_R11, this.vmcallReturn.r11);
