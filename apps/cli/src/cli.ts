@@ -1,25 +1,28 @@
 // The kvmx command line: one commander program, each command in commands/<name>.ts.
 
 import { Command, CommanderError } from 'commander';
-import { registerAddr } from './commands/addr.js';
-import { registerBench } from './commands/bench.js';
-import { registerDecode } from './commands/decode.js';
-import { registerDemo } from './commands/demo.js';
-import { registerExplore } from './commands/explore.js';
-import { registerRun } from './commands/run.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
 import { type Io, processIo } from './io.js';
 
 /** A command module adds itself to the program; its action returns the exit status. */
 export type RegisterCommand = (program: Command, io: Io, setExit: (code: number) => void) => void;
 
-const COMMANDS: readonly RegisterCommand[] = [
-  registerAddr,
-  registerRun,
-  registerDemo,
-  registerDecode,
-  registerBench,
-  registerExplore,
+/**
+ * The commands, in help order: a name and a loader of the module that registers it. Only the
+ * module of the command being run is loaded (start-up time: `kvmx addr` must not load the
+ * scenario runner or the TDX module); help, --version and unknown names load them all.
+ * To add a command: one entry `{ name, load: async () => (await import('./commands/x.js')).registerX }`.
+ */
+const COMMANDS: readonly {
+  readonly name: string;
+  readonly load: () => Promise<RegisterCommand>;
+}[] = [
+  { name: 'addr', load: async () => (await import('./commands/addr.js')).registerAddr },
+  { name: 'run', load: async () => (await import('./commands/run.js')).registerRun },
+  { name: 'demo', load: async () => (await import('./commands/demo.js')).registerDemo },
+  { name: 'decode', load: async () => (await import('./commands/decode.js')).registerDecode },
+  { name: 'bench', load: async () => (await import('./commands/bench.js')).registerBench },
+  { name: 'explore', load: async () => (await import('./commands/explore.js')).registerExplore },
 ];
 
 /** Run the CLI with `argv` (without node and script). Resolves to the exit status. */
@@ -38,7 +41,10 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const register of COMMANDS) register(program, io, setExit);
+  const named = COMMANDS.filter((c) => c.name === argv[0]);
+  const load = named.length > 0 ? named : COMMANDS;
+  const registers = await Promise.all(load.map((c) => c.load()));
+  for (const register of registers) register(program, io, setExit);
   for (const cmd of program.commands) cmd.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
