@@ -17,6 +17,7 @@ import {
   tdxRootLevel,
   type VmTypeName,
   vmTypeName,
+  vmTypeNumber,
 } from '@kvmx/address';
 import { FramePool, NO_FRAME } from '@kvmx/paging';
 import type { TdxModule } from '@kvmx/tdx-module';
@@ -30,10 +31,12 @@ import {
   ENOENT,
   ENOMEM,
   EOPNOTSUPP,
+  KVM_HC_MAP_GPA_RANGE,
   type KvmX86Ops,
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRIVATE_ACCESS,
   pferrSet,
+  supportedVmTypes,
   TD_STATE_INITIALIZED,
   TD_STATE_RUNNABLE,
   TdxOps,
@@ -59,6 +62,11 @@ import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
   KVM_CAP_EXIT_HYPERCALL,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_MEMORY_ATTRIBUTES,
+  KVM_CAP_MEMORY_FAULT_INFO,
+  KVM_CAP_USER_MEMORY2,
+  KVM_CAP_VM_TYPES,
   KVM_MEM_GUEST_MEMFD,
   KVM_MEM_LOG_DIRTY_PAGES,
   KVM_MEM_MAX_NR_PAGES,
@@ -351,6 +359,34 @@ export class Kvm {
   }
 
   // ---- capabilities, vCPUs -----------------------------------------------------------
+
+  /**
+   * KVM_CHECK_EXTENSION on /dev/kvm (kvm_vm_ioctl_check_extension_generic() and x86's
+   * kvm_vm_ioctl_check_extension() without a VM): KVM_CAP_VM_TYPES is the bitmask of types
+   * this build runs; 0 for capabilities the model does not know.
+   */
+  static checkExtension(cap: number): number {
+    switch (cap) {
+      case KVM_CAP_VM_TYPES:
+        return supportedVmTypes().reduce((mask, t) => mask | (1 << vmTypeNumber(t)), 0);
+      case KVM_CAP_USER_MEMORY2:
+      case KVM_CAP_MEMORY_FAULT_INFO:
+      case KVM_CAP_GUEST_MEMFD:
+        return 1;
+      case KVM_CAP_EXIT_HYPERCALL:
+        return 1 << KVM_HC_MAP_GPA_RANGE; // KVM_EXIT_HYPERCALL_VALID_MASK
+      case KVM_CAP_MEMORY_ATTRIBUTES:
+        return KVM_MEMORY_ATTRIBUTE_PRIVATE; // !kvm: every attribute some VM type supports
+      default:
+        return 0;
+    }
+  }
+
+  /** KVM_CHECK_EXTENSION on the VM fd: KVM_CAP_MEMORY_ATTRIBUTES depends on the VM's type. */
+  checkExtension(cap: number): number {
+    if (cap === KVM_CAP_MEMORY_ATTRIBUTES) return this.supportedMemAttributes();
+    return Kvm.checkExtension(cap);
+  }
 
   /** KVM_ENABLE_CAP. Only KVM_CAP_EXIT_HYPERCALL is modelled (args[0] = bitmask of nrs). */
   enableCap(cap: number, arg: number): KvmResult {

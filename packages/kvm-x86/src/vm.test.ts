@@ -65,3 +65,16 @@ describe('KVM_CREATE_VM', () => {
     expect(kvm.destroyed).toBe(true);
   });
 });
+
+describe('KVM_CHECK_EXTENSION', () => {
+  it('reports the VM types, guest_memfd, memory faults, the hypercall exit and attributes', () => {
+    // BIT(0) default, BIT(1) sw_protected, BIT(5) tdx.
+    expect(Kvm.checkExtension(235)).toBe(0b100011);
+    expect(Kvm.checkExtension(234)).toBe(1);
+    expect(Kvm.checkExtension(232)).toBe(1);
+    expect(Kvm.checkExtension(201)).toBe(1 << 12);
+    expect(must(Kvm.create({ type: 'default' })).checkExtension(233)).toBe(0);
+    expect(must(Kvm.create({ type: 'sw_protected' })).checkExtension(233)).toBe(8);
+    expect(Kvm.checkExtension(9999)).toBe(0);
+  });
+});
