@@ -38,7 +38,10 @@ const guideSidebar: DefaultTheme.SidebarItem[] = [
   },
   {
     text: 'Interactive',
-    items: [{ text: 'Address decoder', link: '/decoder' }],
+    items: [
+      { text: 'Address decoder', link: '/decoder' },
+      { text: 'Scenario playground', link: '/playground' },
+    ],
   },
 ];
 
@@ -59,6 +62,7 @@ export default defineConfig({
       { text: 'Concepts', link: '/concepts/gpa-gfn-shared-bit' },
       { text: 'Seed discussion', link: '/history/seed-discussion' },
       { text: 'Decoder', link: '/decoder' },
+      { text: 'Playground', link: '/playground' },
       { text: 'API', link: '/api/' },
     ],
     sidebar: {
