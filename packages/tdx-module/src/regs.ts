@@ -82,14 +82,26 @@ export class SeamRegs {
   big(reg: number): bigint {
     return word64ToBigInt(this.word(reg));
   }
+  // Plain loops: TypedArray fill()/set() on 16 elements cost a builtin call each, and these
+  // run on every TDH.VP.ENTER and SEAMCALL wrapper.
   clear(): this {
-    this.lo.fill(0);
-    this.hi.fill(0);
+    const lo = this.lo;
+    const hi = this.hi;
+    for (let i = 0; i < 16; i++) {
+      lo[i] = 0;
+      hi[i] = 0;
+    }
     return this;
   }
   copyFrom(other: SeamRegs): this {
-    this.lo.set(other.lo);
-    this.hi.set(other.hi);
+    const lo = this.lo;
+    const hi = this.hi;
+    const olo = other.lo;
+    const ohi = other.hi;
+    for (let i = 0; i < 16; i++) {
+      lo[i] = olo[i] as number;
+      hi[i] = ohi[i] as number;
+    }
     return this;
   }
   /** A fresh register file from named values (tests, CLI, scenarios). */
