@@ -7,6 +7,8 @@ import type { Gpaw, VmTypeName } from '@kvmx/address';
 import { TdxModule } from '@kvmx/tdx-module';
 import { DefaultOps } from './default-ops.js';
 import type { KvmX86Ops, VendorContext } from './ops.js';
+import { type SevHost, SevOps } from './snp/sev-ops.js';
+import { sevCbit } from './snp/sev-vm.js';
 import { SwProtectedOps } from './sw-protected-ops.js';
 import { TdxOps } from './tdx-ops.js';
 
@@ -17,11 +19,15 @@ export interface VendorVmOptions {
   readonly septVeDisable?: boolean;
   /** TDX: the host's TDX module (one per host, shared by its TDs); a fresh one by default. */
   readonly tdxModule?: TdxModule;
+  /** SEV/SEV-ES/SNP: the C-bit position (CPUID 0x8000001F EBX[5:0]), 51 by default. */
+  readonly cbit?: number;
+  /** SEV/SEV-ES/SNP: the host's RMP and ASID space; sevHost(ctx.pool) by default. */
+  readonly sevHost?: SevHost;
 }
 
 /** The VM types this build supports (KVM_CAP_VM_TYPES, as names). */
 export function supportedVmTypes(): VmTypeName[] {
-  return ['default', 'sw_protected', 'tdx'];
+  return ['default', 'sw_protected', 'sev', 'sev_es', 'snp', 'tdx'];
 }
 
 /** The vendor ops of a new VM, or null when the type is not supported. */
@@ -39,6 +45,16 @@ export function createVendorOps(
       const module = options.tdxModule ?? new TdxModule({ pool: ctx.pool });
       if (module.pool !== ctx.pool) return null;
       return new TdxOps(ctx, module, options.gpaw ?? 48, options.septVeDisable ?? false);
+    }
+    case 'sev':
+    case 'sev_es':
+    case 'snp': {
+      // models svm.c: svm_vm_init() for the SEV types; a C-bit the CPU cannot have is refused.
+      if (options.cbit !== undefined && sevCbit(options.cbit) === undefined) return null;
+      return new SevOps(vmType, ctx, {
+        ...(options.cbit !== undefined ? { cbit: options.cbit } : {}),
+        ...(options.sevHost !== undefined ? { host: options.sevHost } : {}),
+      });
     }
     default:
       return null;

@@ -16,6 +16,8 @@ export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
+/** Inappropriate ioctl: the SEV launch commands on a VM that is not SNP. */
+export const ENOTTY = 25;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const ENOSYS = 38;
@@ -36,6 +38,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EEXIST]: 'EEXIST',
   [ENODEV]: 'ENODEV',
   [EINVAL]: 'EINVAL',
+  [ENOTTY]: 'ENOTTY',
   [EFBIG]: 'EFBIG',
   [ENOSPC]: 'ENOSPC',
   [ENOSYS]: 'ENOSYS',

@@ -65,10 +65,17 @@ describe('KVM_HC_MAP_GPA_RANGE emulation', () => {
 });
 
 describe('vendor ops per VM type', () => {
-  it('supports default, sw_protected and tdx; refuses SEV/SEV-ES/SNP until modelled', () => {
-    expect(supportedVmTypes()).toEqual(['default', 'sw_protected', 'tdx']);
-    expect(createVendorOps('snp', ctx())).toBeNull();
-    expect(createVendorOps('sev', ctx())).toBeNull();
+  it('supports every VM type; SEV types take a C-bit in 12..51', () => {
+    expect(supportedVmTypes()).toEqual(['default', 'sw_protected', 'sev', 'sev_es', 'snp', 'tdx']);
+    for (const t of ['sev', 'sev_es', 'snp'] as const) {
+      const ops = createVendorOps(t, ctx());
+      expect(ops?.vmType).toBe(t);
+      expect(ops?.arch.hasPrivateMem).toBe(t === 'snp');
+      expect(ops?.arch.hasProtectedState).toBe(t !== 'sev');
+    }
+    expect(createVendorOps('snp', ctx(), { cbit: 47 })).not.toBeNull();
+    expect(createVendorOps('snp', ctx(), { cbit: 52 })).toBeNull();
+    expect(createVendorOps('sev', ctx(), { cbit: 11 })).toBeNull();
   });
 
   it('flags: has_private_mem, has_protected_state, pre_fault_allowed, direct bits, MMIO value', () => {

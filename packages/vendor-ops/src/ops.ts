@@ -54,12 +54,22 @@ export type VendorEvent =
       readonly status: string;
     }
   | {
+      /** An RMP change (SNP): one per entry RMPUPDATE, PSMASH, PVALIDATE or RMPADJUST wrote. */
       readonly type: 'rmp';
       readonly op: string;
       readonly pfn: string;
       readonly gfn?: string;
       readonly assigned: boolean;
       readonly level: number;
+      readonly gpa?: string;
+      /** RMP page size as a PG_LEVEL (1 = 4K, 2 = 2M). */
+      readonly pageSize?: number;
+      readonly validated?: boolean;
+      readonly asid?: number;
+      readonly immutable?: boolean;
+      readonly vmsa?: boolean;
+      /** The kernel function that made the change (rmp_make_private …), null for the guest. */
+      readonly by?: string | null;
     };
 
 /** What the vendor needs from KVM. */

@@ -2,7 +2,14 @@
 // the SEV launch commands return (KVM_SEV_SNP_LAUNCH_START on a VM that is not SNP).
 // Source: include/uapi/asm-generic/errno-base.h.
 
-export { EBUSY, EEXIST, EFAULT, EINVAL, EIO, ENOENT, EPERM, errnoName } from '../errno.js';
-
-/** ENOTTY (25). Not in ../errno.ts yet; move it there when convenient. */
-export const ENOTTY = 25;
+export {
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  EIO,
+  ENOENT,
+  ENOTTY,
+  EPERM,
+  errnoName,
+} from '../errno.js';
