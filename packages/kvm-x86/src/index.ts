@@ -34,6 +34,7 @@ export {
   rootLeaves,
   type Violation,
 } from './invariants.js';
+export { checkInvariantsAt } from './invariants-at.js';
 export {
   type CreateVmOptions,
   HOST_MAXPHYADDR,
