@@ -12,9 +12,6 @@ import { compileC, disposeC, runC } from './c-program.js';
 import { type BenchHost, FAULTIN_GUEST_PAGES, type FaultinRun, runFaultin } from './faultin.js';
 import { medians, ratio, round } from './stats.js';
 
-/** The largest fault-in the whole-state invariant checker runs after every page of. */
-export const FULL_CHECKER_MAX_PAGES = 5000;
-
 export interface FaultinBenchOptions {
   readonly pages: number;
   readonly runs: number;
@@ -83,8 +80,6 @@ export function benchFaultin(
   const cRuns: CFaultinRun[] = [];
   const cRun = (mode: 'warm' | 'cold') =>
     runC<CFaultinRun>(c, [String(opts.pages), '1', String(opts.seed), mode]);
-  // The whole-state checker after every fault-in is quadratic; beyond this it is not run.
-  const checkerRuns = opts.pages <= FULL_CHECKER_MAX_PAGES;
   let cold: FaultinRun;
   let cCold: CFaultinRun | undefined;
   try {
@@ -93,7 +88,7 @@ export function benchFaultin(
     for (let r = 0; r < opts.runs; r++) {
       if (c.available) cRuns.push(...cRun('warm'));
       off.push(runFaultin(gfns, 'off', host));
-      if (checkerRuns) on.push(runFaultin(gfns, 'on', host));
+      on.push(runFaultin(gfns, 'on', host));
     }
   } finally {
     disposeC(c);
@@ -156,11 +151,7 @@ export function benchFaultin(
     ranges: js.ranges,
     cold: { seconds: round(cold.seconds), cpuSeconds: round(cold.cpuSeconds) },
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    checker: checkerRuns
-      ? { ...jsOn.medians, ranges: jsOn.ranges, violations, checksPerRun: on[0]?.checks }
-      : {
-          skipped: `the invariant checker walks the whole state after each step; not run above ${FULL_CHECKER_MAX_PAGES} pages`,
-        },
+    checker: { ...jsOn.medians, ranges: jsOn.ranges, violations, checksPerRun: on[0]?.checks },
     c:
       cm === null
         ? { available: false, reason: c.reason }
