@@ -108,7 +108,9 @@ function kvmTdpPageFault(kvm: Kvm, fault: PageFault): FaultOutcome {
   const r = kvmMmuFaultinPfn(kvm, fault);
   if (r !== 0) return r < 0 ? memoryFaultIfPrivate(kvm, fault, r) : outcome(fault, r);
   kvmMmuHugepageAdjust(kvm, fault);
-  const mirror = !isAddrDirect(kvm, fault.addr);
+  // tdp_mmu_get_root_for_fault(): the mirror root unless the GPA is direct; injection
+  // private-in-direct takes the direct root for private faults too.
+  const mirror = !isAddrDirect(kvm, fault.addr) && !kvm.injected.has('private-in-direct');
   let leafLo: number;
   let leafHi: number;
   if (fault.noslot) {

@@ -31,7 +31,9 @@ import {
   ENOENT,
   ENOMEM,
   EOPNOTSUPP,
+  isKvmInjectionName,
   KVM_HC_MAP_GPA_RANGE,
+  type KvmInjectionName,
   type KvmX86Ops,
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRIVATE_ACCESS,
@@ -96,6 +98,8 @@ export interface CreateVmOptions {
   readonly septVeDisable?: boolean;
   /** TDX: the host's TDX module (shared by the host's TDs; on the same pool). */
   readonly tdxModule?: TdxModule;
+  /** Injected KVM bugs to switch on (KVM_INJECTIONS names; an unknown name is EINVAL). */
+  readonly inject?: readonly string[];
 }
 
 /** struct kvm_userspace_memory_region2. */
@@ -139,6 +143,8 @@ export class Kvm {
   readonly vmm: VmmMemory;
   readonly mmu: TdpMmu;
   readonly septVeDisable: boolean;
+  /** Injected KVM bugs switched on for this VM (`kvmx explore --inject`); empty normally. */
+  readonly injected: ReadonlySet<KvmInjectionName>;
   /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL). */
   hypercallExitEnabled = 0;
   /** Messages of KVM_BUG_ON()s hit; a bugged VM refuses further ioctls with -EIO. */
@@ -159,8 +165,10 @@ export class Kvm {
     septVeDisable: boolean,
     ops: KvmX86Ops,
     events: EventBus,
+    injected: ReadonlySet<KvmInjectionName>,
   ) {
     this.id = nextVmId++;
+    this.injected = injected;
     this.vmType = vmType;
     this.gpaw = gpaw;
     this.pool = pool;
@@ -176,6 +184,7 @@ export class Kvm {
       rootLevel: tdxRootLevel(gpaw),
       mirrored: vmType === 'tdx',
       bug: (m) => this.kvmBug(m),
+      injected,
     });
   }
 
@@ -191,8 +200,14 @@ export class Kvm {
     const pool = options.pool ?? new FramePool();
     const events = new EventBus();
     let self: Kvm | null = null;
+    const injected = new Set<KvmInjectionName>();
+    for (const n of options.inject ?? []) {
+      if (!isKvmInjectionName(n)) return fail(EINVAL);
+      injected.add(n);
+    }
     const ctx: VendorContext = {
       pool,
+      injected,
       // Vendor code builds events only while somebody listens.
       get emit() {
         return events.active ? (e: VendorEvent) => events.emit(e) : null;
@@ -208,7 +223,7 @@ export class Kvm {
     });
     if (ops === null) return fail(EINVAL);
     events.onActiveChange = (on) => ops.setTracing?.(on);
-    self = new Kvm(name, gpaw, pool, septVeDisable, ops, events);
+    self = new Kvm(name, gpaw, pool, septVeDisable, ops, events, injected);
     return ok(self);
   }
 
@@ -438,7 +453,10 @@ export class Kvm {
     const filter =
       (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0 ? KVM_FILTER_SHARED : KVM_FILTER_PRIVATE;
     this.mmuInvalidateSeq++;
-    for (const slot of this.slotsOverlapping(start, end)) {
+    // kvm_arch_pre_set_memory_attributes(); injection no-zap-shared-on-private skips it when
+    // converting to private, leaving the shared mappings in place.
+    const skipZap = filter === KVM_FILTER_SHARED && this.injected.has('no-zap-shared-on-private');
+    for (const slot of skipZap ? [] : this.slotsOverlapping(start, end)) {
       const s = Math.max(start, slot.baseGfn);
       const e = Math.min(end, slot.endGfn);
       this.mmu.unmapGfnRange(s, e, filter);

@@ -35,7 +35,7 @@ import {
   spteToPfn,
   WalkPath,
 } from '@kvmx/paging';
-import { EBUSY, EIO, ENOMEM, type KvmX86Ops } from '@kvmx/vendor-ops';
+import { EBUSY, EIO, ENOMEM, type KvmInjectionName, type KvmX86Ops } from '@kvmx/vendor-ops';
 import type { EventBus } from './events.js';
 
 // enum kvm_tdp_mmu_root_types (tdp_mmu.h)
@@ -108,6 +108,8 @@ export interface TdpMmuOptions {
   readonly mirrored: boolean;
   /** KVM_BUG_ON(): mark the VM bugged with a message. */
   readonly bug: (message: string) => void;
+  /** Injected KVM bugs switched on for this VM (see @kvmx/vendor-ops injections.ts). */
+  readonly injected?: ReadonlySet<KvmInjectionName>;
 }
 
 export class TdpMmu {
@@ -126,6 +128,8 @@ export class TdpMmu {
   /** External pages whose free_external_spt failed: leaked, never touched again. */
   readonly leakedExternal: number[] = [];
   private readonly bug: (message: string) => void;
+  /** Injection mirror-zap-atomic: mirror leaves are zapped without remove_external_spte(). */
+  private readonly zapMirrorAtomic: boolean;
   /** True while an atomic (read mmu_lock) write is in progress (handle_changed_spte's `shared`). */
   private shared = false;
   private readonly path = new WalkPath();
@@ -137,6 +141,7 @@ export class TdpMmu {
     this.rootLevel = options.rootLevel;
     this.mirrored = options.mirrored;
     this.bug = options.bug;
+    this.zapMirrorAtomic = options.injected?.has('mirror-zap-atomic') === true;
   }
 
   // ---- roots ---------------------------------------------------------------------------
@@ -490,7 +495,9 @@ export class TdpMmu {
     if (wasLeaf && isLeaf && spteToPfn(oldLo, oldHi) !== spteToPfn(newLo, newHi)) {
       this.bug(`handle_changed_spte: present leaf at gfn ${hex(gfn)} changed PFN`);
     }
-    if (mirror && wasLeaf && !isShadowPresentPte(newLo)) {
+    // Injection mirror-zap-atomic: the zap went through tdp_mmu_set_spte_atomic(), which
+    // (unlike tdp_mmu_set_spte()) never reaches remove_external_spte() for a mirror leaf.
+    if (mirror && wasLeaf && !isShadowPresentPte(newLo) && !this.zapMirrorAtomic) {
       // remove_external_spte(): write mmu_lock only (no atomic zap of mirror SPTEs).
       if (this.shared) this.bug('mirror leaf removed under read mmu_lock');
       this.hookEvent('remove_external_spte', gfn, level);

@@ -36,6 +36,12 @@ export {
   kvmHcMapGpaRange,
   type MapGpaRangeDecision,
 } from './hypercall.js';
+export {
+  isKvmInjectionName,
+  KVM_INJECTIONS,
+  type KvmInjection,
+  type KvmInjectionName,
+} from './injections.js';
 export type { HwFault, KvmX86Ops, VendorContext, VendorEvent, VmArch } from './ops.js';
 export {
   PFERR_FETCH_MASK,

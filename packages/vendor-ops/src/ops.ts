@@ -10,6 +10,7 @@
 
 import type { VmTypeName } from '@kvmx/address';
 import type { FramePool } from '@kvmx/paging';
+import type { KvmInjectionName } from './injections.js';
 
 /** `kvm->arch` fields that vendor VM init decides (kvm_host.h struct kvm_arch). */
 export interface VmArch {
@@ -81,6 +82,8 @@ export interface VendorContext {
   kickAllVcpus(): void;
   /** KVM_BUG_ON(): the VM is marked bugged (its ioctls then fail with -EIO). */
   bug(message: string): void;
+  /** Injected KVM bugs switched on for this VM (see injections.ts); empty normally. */
+  readonly injected?: ReadonlySet<KvmInjectionName>;
 }
 
 /** The vendor operations of one VM. */

@@ -47,6 +47,9 @@ export const TDX_CONFIG_FLAGS_NO_RBP_MOD = 1 << 2;
 // Statuses @kvmx/tdx-module defines but does not export from its index; compared by name.
 const isStatus = (st: TdxStatus, name: string): boolean => statusName(st.hi) === name;
 
+/** TDX_SUCCESS as a status value (what a skipped SEAMCALL is taken to have returned). */
+const TDX_SUCCESS_STATUS: TdxStatus = { hi: 0, lo: 0 };
+
 /** tdx_mmu_release_hkid(): CACHE.WB is resumed at most this many times per package. */
 const CACHE_WB_MAX_RESUMES = 10000;
 
@@ -353,8 +356,11 @@ export class TdxOps implements KvmX86Ops {
     }
     const gpa = gfn * PAGE_SIZE;
     const tdxLevel = pgLevelToTdxSeptLevel(level);
-    // tdx_sept_zap_private_spte()
-    const block = this.withBusyRetry(() => this.module.memRangeBlock(this.tdr, gpa, tdxLevel));
+    // tdx_sept_zap_private_spte(); injection remove-without-block skips it entirely.
+    const skipBlock = this.ctx.injected?.has('remove-without-block') === true;
+    const block = skipBlock
+      ? TDX_SUCCESS_STATUS
+      : this.withBusyRetry(() => this.module.memRangeBlock(this.tdr, gpa, tdxLevel));
     if (
       block.hi === TDX_EPT_ENTRY_STATE_INCORRECT &&
       this.state !== TD_STATE_RUNNABLE &&
@@ -366,7 +372,8 @@ export class TdxOps implements KvmX86Ops {
       return 0;
     }
     if (!isSuccess(block)) return this.fail(block);
-    this.track();
+    // tdx_track(); injection remove-without-track forgets it before PAGE.REMOVE.
+    if (this.ctx.injected?.has('remove-without-track') !== true) this.track();
     // tdx_sept_drop_private_spte()
     const remove = this.withBusyRetry(() => this.module.memPageRemove(this.tdr, gpa, tdxLevel));
     if (!isSuccess(remove)) return this.fail(remove);

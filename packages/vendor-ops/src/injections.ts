@@ -1,0 +1,53 @@
+// Injected KVM bugs (`kvmx explore --inject NAME`): realistic mistakes a patch to KVM could
+// make, each switched on per VM and checked at the exact place in the model where the bug
+// would be (the comment there names the kernel function). Off unless a VM is created with
+// the name; the explorer must find each one and shrink it to a short reproduction.
+
+import type { VmTypeName } from '@kvmx/address';
+
+export interface KvmInjection {
+  readonly name: string;
+  /** The VM type to explore it on. */
+  readonly vm: VmTypeName;
+  readonly description: string;
+}
+
+export const KVM_INJECTIONS = [
+  {
+    name: 'remove-without-track',
+    vm: 'tdx',
+    description:
+      'tdx_sept_remove_private_spte() skips tdx_track(): TDH.MEM.PAGE.REMOVE without TDH.MEM.TRACK, so vCPUs may still hold the old translation',
+  },
+  {
+    name: 'remove-without-block',
+    vm: 'tdx',
+    description:
+      'tdx_sept_remove_private_spte() skips tdx_sept_zap_private_spte(): TDH.MEM.PAGE.REMOVE without TDH.MEM.RANGE.BLOCK',
+  },
+  {
+    name: 'mirror-zap-atomic',
+    vm: 'tdx',
+    description:
+      'a mirror leaf zapped through the atomic path (tdp_mmu_set_spte_atomic), which never calls remove_external_spte(): the S-EPT keeps the page',
+  },
+  {
+    name: 'private-in-direct',
+    vm: 'tdx',
+    description:
+      'kvm_tdp_mmu_map() picks the direct root for a private fault (kvm_is_addr_direct() inverted): a guest_memfd frame mapped through the shared EPT',
+  },
+  {
+    name: 'no-zap-shared-on-private',
+    vm: 'sw_protected',
+    description:
+      'kvm_vm_set_mem_attributes() skips the pre-pass zap (kvm_arch_pre_set_memory_attributes) when converting to private: stale shared mappings survive',
+  },
+] as const satisfies readonly KvmInjection[];
+
+export type KvmInjectionName = (typeof KVM_INJECTIONS)[number]['name'];
+
+/** True when `name` is an injection this model has. */
+export function isKvmInjectionName(name: string): name is KvmInjectionName {
+  return KVM_INJECTIONS.some((i) => i.name === name);
+}
