@@ -90,6 +90,7 @@ function vmConfig(vm: VmInput): VmConfig {
     autoConvert: vm.autoConvert ?? false,
     autoAccept: vm.autoAccept ?? false,
     septVeDisable: vm.septVeDisable ?? false,
+    ...(vm.inject !== undefined ? { inject: vm.inject } : {}),
   };
 }
 

@@ -196,7 +196,15 @@ class Runner {
   /** KVM_CREATE_VM, the per-type init, KVM_CREATE_VCPU × n, KVM_ENABLE_CAP(EXIT_HYPERCALL). */
   private createVm(): string | undefined {
     const vm = this.plan.vm;
-    const r = Kvm.create({ type: vm.type, gpaw: vm.gpaw, septVeDisable: vm.septVeDisable });
+    const r = Kvm.create({
+      type: vm.type,
+      gpaw: vm.gpaw,
+      septVeDisable: vm.septVeDisable,
+      ...(vm.inject !== undefined ? { inject: [vm.inject] } : {}),
+    });
+    if (!r.ok && vm.inject !== undefined) {
+      return `vm.inject: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: is "${vm.inject}" an injection this model has (kvmx explore --list-injections)?`;
+    }
     if (!r.ok) {
       return `vm.type: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: the model does not run ${vm.type} VMs yet`;
     }

@@ -20,6 +20,8 @@ export interface VmConfig {
   readonly autoAccept: boolean;
   /** TD attribute SEPT_VE_DISABLE: touching a PENDING page is fatal instead of a #VE. */
   readonly septVeDisable: boolean;
+  /** An injected KVM bug switched on in the model (`kvmx explore --list-injections`). */
+  readonly inject?: string;
 }
 
 export interface Range {

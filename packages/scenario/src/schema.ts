@@ -131,6 +131,10 @@ export const vmSchema = z
     autoConvert: bool.optional(),
     autoAccept: bool.optional(),
     septVeDisable: bool.optional(),
+    inject: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'inject: expected an injection name (kvmx explore --list-injections)')
+      .optional(),
     invariants: bool.optional(),
   })
   .meta({
