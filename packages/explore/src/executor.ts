@@ -77,6 +77,7 @@ export class StepExecutor {
       type: config.type,
       gpaw: config.gpaw,
       septVeDisable: config.septVeDisable,
+      ...(config.inject !== undefined ? { inject: [config.inject] } : {}),
     });
     if (!r.ok) return `KVM_CREATE_VM(${config.type}) failed with ${r.error}`;
     const kvm = r.value;

@@ -136,7 +136,7 @@ function crashDetail(e: unknown): string {
 
 /** Explore: `runs` runs of `steps` random steps on fresh VMs of one type. */
 export function explore(options: ExploreOptions): ExploreReport {
-  const config = exploreVmConfig(options.vm);
+  const config = exploreVmConfig(options.vm, options.inject);
   const pro = prologue(options.vm);
   let runs = 0;
   let steps = 0;
@@ -188,7 +188,7 @@ export function explore(options: ExploreOptions): ExploreReport {
     vm: config,
     steps: final.recorded,
     comment: [
-      `Found by: kvmx explore --vm ${options.vm} --steps ${options.steps} --runs ${options.runs} --seed ${options.seed}`,
+      `Found by: kvmx explore --vm ${options.vm} --steps ${options.steps} --runs ${options.runs} --seed ${options.seed}${options.inject !== undefined ? ` --inject ${options.inject}` : ''}`,
       `Violation at the last step: ${last.invariant}: ${last.detail}`,
       `Shrunk from ${full.recorded.length} to ${final.recorded.length} steps. Replay: kvmx run <this file>`,
     ],

@@ -27,9 +27,10 @@ const MIB2 = 0x200000;
 /** vCPUs of an explored VM. */
 export const EXPLORE_VCPUS = 2;
 
-/** The `vm` section of an explored VM of `type`. */
-export function exploreVmConfig(type: VmTypeName): VmConfig {
+/** The `vm` section of an explored VM of `type`, with an injected bug switched on or not. */
+export function exploreVmConfig(type: VmTypeName, inject?: string): VmConfig {
   return {
+    ...(inject !== undefined ? { inject } : {}),
     type,
     vcpus: EXPLORE_VCPUS,
     gpaw: 48,

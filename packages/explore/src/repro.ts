@@ -93,6 +93,7 @@ export function reproYaml(file: ReproFile): string {
   if (vm.autoConvert) lines.push('  autoConvert: true');
   if (vm.autoAccept) lines.push('  autoAccept: true');
   if (vm.septVeDisable) lines.push('  septVeDisable: true');
+  if (vm.inject !== undefined) lines.push(`  inject: ${vm.inject}`);
   lines.push('steps:');
   for (const s of file.steps) {
     const body = stepBody(s.op);

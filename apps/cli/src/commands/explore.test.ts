@@ -88,6 +88,7 @@ describe('kvmx explore', () => {
   it('lists injections, as JSON objects with name, vm and description', async () => {
     const r = await run('explore', '--list-injections', '--json');
     expect(r.code).toBe(0);
+    expect(r.out.length).toBeGreaterThanOrEqual(5);
     for (const line of r.out) {
       expect(Object.keys(JSON.parse(line)).sort()).toEqual(['description', 'name', 'vm']);
     }
@@ -95,7 +96,6 @@ describe('kvmx explore', () => {
 
   it.each([
     [['explore'], /--vm <type> is required/],
-    [['explore', '--vm', 'snp'], /snp VMs are not modelled yet/],
     [['explore', '--vm', 'nope'], /--vm: unknown VM type "nope"/],
     [['explore', '--vm', 'tdx', '--steps', '0'], /--steps: must be an integer/],
     [['explore', '--vm', 'tdx', '--runs', '-1'], /--runs/],
@@ -145,6 +145,45 @@ describe('kvmx explore', () => {
       expect(failed).toHaveLength(1);
       expect(failed[0]).toMatchObject({ index: rec.recorded.length - 1 });
       expect(events.at(-1)).toMatchObject({ type: 'summary', ok: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds an injected bug, writes the shrunk reproduction, and kvmx run replays it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvmx-explore-'));
+    try {
+      const file = join(dir, 'found.yaml');
+      const r = await run(
+        'explore',
+        '--inject',
+        'no-zap-shared-on-private',
+        '--runs',
+        '20',
+        '--steps',
+        '60',
+        '--repro',
+        file,
+        '--json',
+      );
+      expect(r.err).toEqual([]);
+      expect(r.code).toBe(1);
+      const summary = JSON.parse(r.out.at(-1) ?? '{}');
+      expect(summary).toMatchObject({
+        type: 'summary',
+        violations: 1,
+        repro: file,
+        vm: 'sw_protected',
+      });
+      expect(summary.reproSteps).toBeLessThanOrEqual(10);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain('inject: no-zap-shared-on-private');
+      const replay = await run('run', file, '--json');
+      expect(replay.code).toBe(1);
+      const events = replay.out.map((l) => JSON.parse(l));
+      expect(events.find((e) => e.type === 'violation')).toMatchObject({
+        invariant: summary.invariant,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -80,8 +80,10 @@ export const registerExplore: RegisterCommand = (program: Command, io: Io, setEx
         listInjections(io, opts.json === true);
         return;
       }
-      if (opts.vm === undefined) throw new UsageError('explore: --vm <type> is required');
-      const vm = opts.vm;
+      // --inject names the VM type to explore it on; --vm may still override it.
+      const vm =
+        opts.vm ?? (opts.inject !== undefined ? injectionByName(opts.inject)?.vm : undefined);
+      if (vm === undefined) throw new UsageError('explore: --vm <type> is required');
       if (!exploreVmTypes().includes(vm)) {
         throw new UsageError(
           `--vm: ${vm} VMs are not modelled yet (this build explores ${exploreVmTypes().join(', ')})`,
