@@ -84,6 +84,7 @@ describe('invariants fire through the doors', () => {
       'host-private',
       'tlb-tracked',
       'kvm-bug',
+      'rmp',
     ]);
   });
 

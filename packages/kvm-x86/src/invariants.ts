@@ -60,6 +60,11 @@ export const INVARIANTS: readonly { readonly name: string; readonly description:
     name: 'kvm-bug',
     description: 'KVM never hit a KVM_BUG_ON().',
   },
+  {
+    name: 'rmp',
+    description:
+      'SNP: every private mapping’s frame is assigned in the RMP to this guest at that GPA, every shared mapping’s frame is hypervisor-owned.',
+  },
 ];
 
 interface Leaf {
@@ -239,6 +244,18 @@ export function checkInvariants(kvm: Kvm): Violation[] {
     if (pool.owner(pfn) === FrameOwner.GUEST_MEMFD) {
       v('host-private', `VMM memory contains guest_memfd frame ${hex(pfn)}`);
     }
+  }
+
+  // SNP: the RMP agrees with the NPT (a guest_memfd frame is a private mapping).
+  const sev = kvm.sev;
+  if (sev !== null && !kvm.destroyed) {
+    const mappings = direct.map((l) => ({
+      gfn: l.gfn,
+      level: l.level,
+      pfn: l.pfn,
+      private: pool.owner(l.pfn) === FrameOwner.GUEST_MEMFD,
+    }));
+    for (const r of sev.checkRmp(mappings)) v('rmp', r.detail);
   }
 
   // TDX: mirror-sept-agree, pamt-ownership, tlb-tracked

@@ -19,7 +19,7 @@ import {
   vmTypeName,
   vmTypeNumber,
 } from '@kvmx/address';
-import { FramePool, NO_FRAME } from '@kvmx/paging';
+import { FrameOwner, FramePool, NO_FRAME } from '@kvmx/paging';
 import type { TdxModule } from '@kvmx/tdx-module';
 import {
   createVendorOps,
@@ -38,6 +38,8 @@ import {
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRIVATE_ACCESS,
   pferrSet,
+  type RmpCheckView,
+  SevOps,
   supportedVmTypes,
   TD_STATE_INITIALIZED,
   TD_STATE_RUNNABLE,
@@ -98,6 +100,8 @@ export interface CreateVmOptions {
   readonly septVeDisable?: boolean;
   /** TDX: the host's TDX module (shared by the host's TDs; on the same pool). */
   readonly tdxModule?: TdxModule;
+  /** SEV/SEV-ES/SNP: the C-bit position (12..51, default 51); another value is EINVAL. */
+  readonly cbit?: number;
   /** Injected KVM bugs to switch on (KVM_INJECTIONS names; an unknown name is EINVAL). */
   readonly inject?: readonly string[];
 }
@@ -220,6 +224,7 @@ export class Kvm {
       gpaw,
       septVeDisable,
       ...(options.tdxModule ? { tdxModule: options.tdxModule } : {}),
+      ...(options.cbit !== undefined ? { cbit: options.cbit } : {}),
     });
     if (ops === null) return fail(EINVAL);
     events.onActiveChange = (on) => ops.setTracing?.(on);
@@ -234,6 +239,121 @@ export class Kvm {
   /** The TD's vendor state (struct kvm_tdx), or null for other VM types. */
   get tdx(): TdxOps | null {
     return this.ops instanceof TdxOps ? this.ops : null;
+  }
+
+  /** The SEV/SEV-ES/SNP vendor state (struct kvm_sev_info and the RMP), or null. */
+  get sev(): SevOps | null {
+    return this.ops instanceof SevOps ? this.ops : null;
+  }
+
+  // ---- SEV: KVM_MEMORY_ENCRYPT_OP sub-commands -------------------------------------------
+
+  /** VMSA pages given to the firmware by SNP_LAUNCH_FINISH, reclaimed at VM destruction. */
+  private readonly vmsaPfns: number[] = [];
+
+  /**
+   * KVM_SEV_INIT2 (sev_guest_init2): ASID, VMSA features; EINVAL on a VM that is not
+   * SEV/SEV-ES/SNP (sev_guest_init2 checks the VM type), EINVAL once vCPUs exist.
+   */
+  sevInit2(args: { vmsaFeatures?: number; ghcbVersion?: number } = {}): KvmResult {
+    const sev = this.sev;
+    if (sev === null) return fail(EINVAL);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
+    return sevResult(sev.init2(args, this.vcpus.length));
+  }
+
+  /** KVM_SEV_SNP_LAUNCH_START (snp_launch_start): ENOTTY unless SNP; the SNP context. */
+  snpLaunchStart(policy?: number): KvmResult {
+    const sev = this.sev;
+    if (sev === null) return fail(EINVAL);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
+    return sevResult(sev.snpLaunchStart(policy));
+  }
+
+  /**
+   * KVM_SEV_SNP_LAUNCH_UPDATE of [gpa, gpa+size) with page `type` (KVM_SEV_SNP_PAGE_TYPE_*):
+   * models sev.c snp_launch_update() → kvm_gmem_populate() → sev_gmem_post_populate(). The
+   * source is the memslot's shared backing at the same GPA (CONTRACTS §2); each page becomes
+   * private in the RMP, is measured (not for UNMEASURED/ZERO contents), and ends validated.
+   * Returns the pages done (the kernel writes gfn_start/len back).
+   */
+  snpLaunchUpdate(region: { gpa: number; size: number; type: number }): KvmResult<number> {
+    const sev = this.sev;
+    if (sev === null) return fail(EINVAL);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
+    if (region.gpa % PAGE_SIZE !== 0) return fail(EINVAL);
+    const params = { gfnStart: region.gpa / PAGE_SIZE, len: region.size, type: region.type };
+    const slotIndex = (gfn: number) => {
+      const slot = this.gfnToMemslot(gfn);
+      const file = slot?.gmem?.file;
+      if (slot === undefined || !file || file.closed) return null;
+      return { slot, file, index: gfn - slot.baseGfn + (slot.gmem?.pgoff ?? 0) };
+    };
+    const r = sev.snpLaunchUpdate(params, {
+      slotCanBePrivate: (gfn) => this.gfnToMemslot(gfn)?.canBePrivate === true,
+      slotPagesFrom: (gfn) => {
+        const slot = this.gfnToMemslot(gfn);
+        return slot === undefined ? 0 : slot.endGfn - gfn;
+      },
+      memIsPrivate: (gfn) => this.memIsPrivate(gfn),
+      // __kvm_gmem_get_pfn(): no gmem_prepare here; kvm_gmem_populate() checks uptodate.
+      gmemGetPfn: (gfn) => {
+        const at = slotIndex(gfn);
+        if (at === null) return -EFAULT;
+        const got = at.file.getOrAllocate(this.pool, at.index);
+        if (got.pfn === NO_FRAME) return -ENOMEM;
+        return { pfn: got.pfn, prepared: at.file.prepared.has(at.index) };
+      },
+      copySource: (gfn, pfn) => {
+        const slot = this.gfnToMemslot(gfn);
+        const src = slot === undefined ? undefined : this.vmm.peek(slot.gfnToHvaPage(gfn));
+        if (src === undefined) this.pool.zero(pfn);
+        else this.pool.copy(pfn, 0, src, 0, PAGE_SIZE);
+      },
+      zeroPage: (pfn) => this.pool.zero(pfn),
+      markPrepared: (gfn) => {
+        const at = slotIndex(gfn);
+        if (at !== null) at.file.prepared.add(at.index);
+      },
+    });
+    if (r.ret < 0) return fail(-r.ret);
+    return ok(params.gfnStart - region.gpa / PAGE_SIZE);
+  }
+
+  /**
+   * KVM_SEV_SNP_LAUNCH_FINISH (snp_launch_finish): each vCPU's VMSA page (a fresh host page)
+   * goes to the firmware, private and immutable at INITIAL_VMSA_GPA; pre-faulting is allowed
+   * afterwards. ENOTTY unless SNP.
+   */
+  snpLaunchFinish(): KvmResult {
+    const sev = this.sev;
+    if (sev === null) return fail(EINVAL);
+    if (this.vmIoctlErrno() !== 0) return fail(this.vmIoctlErrno());
+    if (!sev.sev.snpActive || !sev.sev.snpContext) return sevResult(sev.snpLaunchFinish([]));
+    const pfns: number[] = [];
+    for (let i = 0; i < this.vcpus.length; i++) {
+      const pfn = this.pool.alloc(FrameOwner.SNP_FIRMWARE);
+      if (pfn === NO_FRAME) {
+        for (const p of pfns) this.pool.free(p);
+        return fail(ENOMEM);
+      }
+      pfns.push(pfn);
+    }
+    const r = sev.snpLaunchFinish(pfns);
+    this.vmsaPfns.push(...pfns);
+    return sevResult(r);
+  }
+
+  /** `check` with `root: rmp`: the RMP entry of the guest_memfd frame behind `gpa`, if any. */
+  rmpView(gpa: number): RmpCheckView | null {
+    const sev = this.sev;
+    if (sev === null) return null;
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const slot = this.gfnToMemslot(gfn);
+    const file = slot?.gmem?.file;
+    if (slot === undefined || !file) return null;
+    const pfn = file.pages.get(gfn - slot.baseGfn + (slot.gmem?.pgoff ?? 0));
+    return pfn === undefined ? null : sev.rmpView(gfn * PAGE_SIZE, pfn);
   }
 
   // ---- TDX: KVM_MEMORY_ENCRYPT_OP sub-commands ------------------------------------------
@@ -409,6 +529,9 @@ export class Kvm {
     if (cap !== KVM_CAP_EXIT_HYPERCALL) return fail(EINVAL);
     if ((arg & ~(1 << 12)) !== 0) return fail(EINVAL);
     this.hypercallExitEnabled = arg;
+    // user_exit_on_hypercall(): SEV's page-state changes read the same mask.
+    const sev = this.sev;
+    if (sev !== null) sev.hypercallExitEnabled = (arg & (1 << KVM_HC_MAP_GPA_RANGE)) !== 0;
     return okVoid();
   }
 
@@ -963,10 +1086,44 @@ export class Kvm {
       const n = Math.min(PAGE_SIZE - off, data.length - done);
       const pfn = this.vmm.pfnFor(slot.gfnToHvaPage(gfn));
       if (pfn === NO_FRAME) return fail(ENOMEM);
+      // SNP: the CPU checks the RMP on every host write; an assigned frame raises an RMP #PF
+      // (the VMM gets SIGBUS, the write does not happen).
+      if (this.hostWriteRefused(pfn)) return fail(EFAULT);
       this.pool.write(pfn, off, data.subarray(done, done + n));
       done += n;
     }
     return okVoid();
+  }
+
+  /**
+   * A host kernel write to frame `pfn` (a buggy or hostile host touching guest memory through
+   * the direct map): refused with EFAULT when the RMP says the frame is assigned (the RMP #PF
+   * of arch/x86/mm/fault.c), else done.
+   */
+  hostWriteFrame(pfn: number, offset: number, data: Uint8Array): KvmResult {
+    if (!this.pool.contains(pfn) || offset < 0 || offset + data.length > PAGE_SIZE)
+      return fail(EINVAL);
+    if (this.hostWriteRefused(pfn)) return fail(EFAULT);
+    this.pool.write(pfn, offset, data);
+    return okVoid();
+  }
+
+  /** The RMP check of a host write (SNP hosts; a no-op elsewhere): true when refused. */
+  private hostWriteRefused(pfn: number): boolean {
+    const sev = this.sev;
+    if (sev === null) return false;
+    const code = sev.hostAccessCheck(pfn, true);
+    if (code !== 0 && this.events.active) {
+      this.events.emit({
+        type: 'rmp',
+        op: 'host_write_fault',
+        pfn: hex(pfn),
+        assigned: true,
+        level: PG_LEVEL_4K,
+        by: 'X86_PF_RMP',
+      });
+    }
+    return code !== 0;
   }
 
   // ---- teardown ----------------------------------------------------------------------------
@@ -1002,6 +1159,18 @@ export class Kvm {
     this.ops.vmPreDestroy?.();
     this.mmu.teardown();
     for (const v of this.vcpus) this.ops.vcpuFree?.(v.id);
+    // sev_free_vcpu(): each VMSA page is reclaimed from the firmware (snp_page_reclaim) and
+    // freed; a page that cannot be made shared again is leaked.
+    const sev = this.sev;
+    for (const pfn of this.vmsaPfns) {
+      if (sev === null || sev.sev.snpPageReclaim(pfn) === 0) this.pool.free(pfn);
+    }
+    this.vmsaPfns.length = 0;
     this.ops.vmDestroy?.();
   }
+}
+
+/** A SEV command's result as an ioctl result: 0, or the negative errno. */
+function sevResult(r: { readonly ret: number }): KvmResult {
+  return r.ret === 0 ? okVoid() : fail(-r.ret);
 }

@@ -6,7 +6,15 @@
 // arch/x86/kvm/vmx/vmx.c / common.h (__vmx_handle_ept_violation), arch/x86/kvm/mmu/mmu.c
 // (kvm_mmu_page_fault); kvm-mmu.md §1.11, §2.9.
 
-import { canonicalGfn, hex, isAddrDirect, PAGE_SIZE } from '@kvmx/address';
+import {
+  canonicalGfn,
+  hex,
+  isAddrDirect,
+  PAGE_SIZE,
+  PG_LEVEL_2M,
+  type PgLevel,
+  type Word64,
+} from '@kvmx/address';
 import { EPT_MMIO, isMmioSpte, isWritablePte, TDX_MMIO } from '@kvmx/paging';
 import {
   EXIT_REASON_EPT_VIOLATION,
@@ -22,6 +30,9 @@ import {
   EBUSY,
   EINVAL,
   EIO,
+  type GhcbMsrResult,
+  ghcbMsrPscRespVal,
+  ghcbMsrRegGpaReq,
   KVM_ENOSYS,
   KVM_EXIT_HYPERCALL_LONG_MODE,
   KVM_HC_MAP_GPA_RANGE,
@@ -30,9 +41,18 @@ import {
   KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
   kvmHcMapGpaRange,
   type MapGpaStep,
+  needsRmpFaultHandling,
   PFERR_GUEST_FINAL_MASK,
   PFERR_PRESENT_MASK,
   PFERR_WRITE_MASK,
+  type PscResult,
+  RMP_ACCESS_OK,
+  RMP_ACCESS_VC,
+  type SevOps,
+  type SnpPscRequest,
+  SVM_EXIT_VC_PAGE_NOT_VALIDATED,
+  snpGuestPvalidateRange,
+  snpMapGpaRequests,
   TD_STATE_RUNNABLE,
   TDVMCALL_STATUS_RETRY,
   type TdvmcallStatus,
@@ -44,7 +64,12 @@ import { exitFields, exitReasonName, type KvmExit } from './exit.js';
 import { kvmMmuDoPageFault } from './fault.js';
 import type { Kvm } from './kvm.js';
 import { RET_PF_EMULATE } from './tdp-mmu.js';
-import { KVM_EXIT_HYPERCALL, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO } from './uapi.js';
+import {
+  KVM_EXIT_HYPERCALL,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_SYSTEM_EVENT,
+} from './uapi.js';
 
 /** The outcome of one KVM_RUN. */
 export interface RunResult {
@@ -62,13 +87,29 @@ export interface RunResult {
   readonly status?: string;
   /** TDX: what a TDG.VP.VMCALL<MapGPA> returned to the guest (R10 name, R11). */
   readonly tdvmcall?: { readonly status: string; readonly r11: number };
+  /**
+   * SNP: the guest took a #VC with this error code (0x404, PAGE_NOT_VALIDATED) at `vcGpa`:
+   * a private access to a page it has not PVALIDATEd. Fatal for a Linux guest; no exit.
+   */
+  readonly vc?: number;
+  readonly vcGpa?: number;
+  /** SNP: a PVALIDATE failed with this return code at `pvalidateGpa` (a Linux guest then terminates). */
+  readonly pvalidateRc?: number;
+  readonly pvalidateGpa?: number;
+  /** SNP: a completed PVALIDATE pass: the instructions that succeeded, by page size. */
+  readonly pvalidated?: { readonly pages4k: number; readonly pages2m: number };
+  /** SNP: a page-state change came back with this error (GHCB MSR value or SW_EXITINFO2). */
+  readonly pscError?: number;
+  /** SEV-ES/SNP: the GHCB MSR value a VMGEXIT of the MSR protocol returned to the guest. */
+  readonly ghcbMsr?: Word64;
 }
 
 /** Options of a guest access. */
 export interface AccessOptions {
   /**
-   * What the guest meant: TDX sets or clears the shared bit in the GPA for it; SEV/SNP would
-   * set the C-bit; SW_PROTECTED ignores it (the attributes decide).
+   * What the guest meant: TDX sets or clears the shared bit in the GPA for it; SNP sets or
+   * clears the C-bit (the ENC bit of a fault; left out, the guest uses the C-bit the page's
+   * current attributes call for); SW_PROTECTED ignores it (the attributes decide).
    */
   readonly private?: boolean;
 }
@@ -118,18 +159,28 @@ export class Vcpu {
   /** The guest writes `size` bytes of `byte` at gpa. */
   write(gpa: number, size: number, byte: number, options: AccessOptions = {}): RunResult {
     const data = new Uint8Array(size).fill(byte & 0xff);
-    return this.start(this.accessStep(this.guestGpa(gpa, options), size, true, data));
+    return this.start(
+      this.accessStep(this.guestGpa(gpa, options), size, true, data, options.private),
+    );
   }
 
   /** The guest writes `data` at gpa. */
   writeBytes(gpa: number, data: Uint8Array, options: AccessOptions = {}): RunResult {
-    return this.start(this.accessStep(this.guestGpa(gpa, options), data.length, true, data));
+    return this.start(
+      this.accessStep(this.guestGpa(gpa, options), data.length, true, data, options.private),
+    );
   }
 
   /** The guest reads `size` bytes at gpa. */
   read(gpa: number, size: number, options: AccessOptions = {}): RunResult {
     return this.start(
-      this.accessStep(this.guestGpa(gpa, options), size, false, new Uint8Array(size)),
+      this.accessStep(
+        this.guestGpa(gpa, options),
+        size,
+        false,
+        new Uint8Array(size),
+        options.private,
+      ),
     );
   }
 
@@ -146,6 +197,8 @@ export class Vcpu {
    * attributes (ENCRYPTED for private, 4K page size) for SW_PROTECTED and default VMs.
    */
   mapGpa(gpa: number, size: number, shared: boolean): RunResult {
+    const sev = this.kvm.sev;
+    if (sev?.sev.snpActive) return this.start(this.snpMapGpaStep(sev, gpa, size, shared));
     if (this.kvm.tdx !== null) {
       const bits = this.kvm.gfnDirectBits * PAGE_SIZE;
       const canonical = canonicalGfn(this.kvm, gpa) * PAGE_SIZE + (gpa % PAGE_SIZE);
@@ -211,7 +264,13 @@ export class Vcpu {
   }
 
   /** A resumable access: `done` advances across exits. */
-  private accessStep(gpa: number, size: number, write: boolean, buf: Uint8Array): Step {
+  private accessStep(
+    gpa: number,
+    size: number,
+    write: boolean,
+    buf: Uint8Array,
+    priv?: boolean,
+  ): Step {
     let done = 0;
     return () => {
       while (done < size) {
@@ -219,7 +278,7 @@ export class Vcpu {
         const off = addr % PAGE_SIZE;
         const n = Math.min(PAGE_SIZE - off, size - done);
         const chunk = buf.subarray(done, done + n);
-        const r = this.accessPage(addr - off, off, n, write, chunk);
+        const r = this.accessPage(addr - off, off, n, write, chunk, priv);
         if (r !== null) {
           // An emulated MMIO access completes when userspace re-enters: a read gets the
           // kvm_run.mmio.data userspace leaves (zeros here), the operation moves on.
@@ -246,11 +305,17 @@ export class Vcpu {
     n: number,
     write: boolean,
     chunk: Uint8Array,
+    priv?: boolean,
   ): RunResult | null {
     const kvm = this.kvm;
     const tdx = kvm.tdx;
     if (tdx !== null && !isAddrDirect(kvm, pageGpa)) {
       return this.tdxPrivateAccess(tdx, pageGpa, off, n, write, chunk);
+    }
+    const sev = kvm.sev;
+    if (sev?.sev.snpActive) {
+      const enc = priv ?? kvm.memIsPrivate(pageGpa / PAGE_SIZE);
+      return this.snpAccess(sev, pageGpa, off, n, write, chunk, enc);
     }
     for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
       const t = this.translate(pageGpa);
@@ -284,6 +349,244 @@ export class Vcpu {
   private mmioExit(gpa: number, len: number, isWrite: boolean): RunResult {
     const canonical = canonicalGfn(this.kvm, gpa) * PAGE_SIZE + (gpa % PAGE_SIZE);
     return { ret: 0, exit: { reason: KVM_EXIT_MMIO, gpa: canonical, len, isWrite } };
+  }
+
+  // ---- SNP guest paths -------------------------------------------------------------------
+
+  /**
+   * An SNP guest access through the NPT: the hardware walks the one (direct) root, then makes
+   * the RMP checks with the access's C-bit. A miss or an RMP violation is an #NPF: the vendor
+   * classifies it (private iff ENC, svm.c npf_interception()), kvm_mmu_page_fault() handles
+   * it, and an RMP fault then goes to sev_handle_rmp_fault() (PSMASH on a size mismatch). An
+   * unvalidated private page raises #VC(PAGE_NOT_VALIDATED) in the guest: the run stops.
+   */
+  private snpAccess(
+    sev: SevOps,
+    pageGpa: number,
+    off: number,
+    n: number,
+    write: boolean,
+    chunk: Uint8Array,
+    enc: boolean,
+  ): RunResult | null {
+    const kvm = this.kvm;
+    for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
+      const t = this.translate(pageGpa);
+      if (t.kind === 'mmio') return this.mmioExit(pageGpa + off, n, write);
+      let hw = PFERR_GUEST_FINAL_MASK + (write ? PFERR_WRITE_MASK : 0);
+      if (t.kind === 'mapped') {
+        if (!write || t.writable) {
+          const rc = sev.checkGuestAccess(pageGpa, t.pfn, t.level, { enc, write });
+          if (rc === RMP_ACCESS_OK) {
+            if (write) kvm.pool.write(t.pfn, off, chunk);
+            else kvm.pool.read(t.pfn, off, n, chunk);
+            return null;
+          }
+          if (rc === RMP_ACCESS_VC) {
+            return { ret: 0, exit: null, vc: SVM_EXIT_VC_PAGE_NOT_VALIDATED, vcGpa: pageGpa };
+          }
+          hw = rc;
+        } else {
+          hw += PFERR_PRESENT_MASK;
+        }
+      }
+      const r = this.snpNpf(sev, pageGpa, hw, enc);
+      if (r !== null) return r;
+    }
+    return this.stuck(pageGpa);
+  }
+
+  /**
+   * #VMEXIT(NPF) of an SNP guest: models svm.c npf_interception() — kvm_mmu_page_fault() with
+   * PFERR_PRIVATE_ACCESS iff ENC, then sev_handle_rmp_fault() when the error code has the RMP
+   * bit. Returns the run's result when it must stop, null to re-enter the guest.
+   */
+  private snpNpf(sev: SevOps, pageGpa: number, hw: number, enc: boolean): RunResult | null {
+    const kvm = this.kvm;
+    const code = kvm.ops.faultErrorCode({ gpa: pageGpa, errorCode: hw, enc }, (g) =>
+      kvm.memIsPrivate(g),
+    );
+    const out = kvmMmuDoPageFault(kvm, this, pageGpa, code);
+    if (out.memoryFault) {
+      return { ret: out.ret, exit: { reason: KVM_EXIT_MEMORY_FAULT, ...out.memoryFault } };
+    }
+    if (out.ret < 0) return { ret: out.ret, exit: null };
+    if (out.ret === RET_PF_EMULATE) return this.mmioExit(pageGpa, 1, false);
+    if (needsRmpFaultHandling(out.ret, code)) {
+      sev.handleRmpFault(pageGpa, {
+        memIsPrivate: (g) => kvm.memIsPrivate(g),
+        slotCanBePrivate: (g) => kvm.gfnToMemslot(g)?.canBePrivate === true,
+        gmemGetPfn: (g) => {
+          const slot = kvm.gfnToMemslot(g);
+          if (slot === undefined) return -EINVAL;
+          const got = kvm.gmemGetPfn(slot, g);
+          return 'errno' in got ? got.errno : got.pfn;
+        },
+        zapGfnRange: (start, end) => {
+          kvm.mmuInvalidateSeq++;
+          kvm.mmu.zapLeafsAllRoots(start, end);
+        },
+      });
+    }
+    return null;
+  }
+
+  /**
+   * The guest PVALIDATEs [gpa, gpa+size) (4K-aligned) to `validate`, as a Linux guest does
+   * (2M where the range allows, 4K after FAIL_SIZEMISMATCH). PVALIDATE is a private access:
+   * a page not mapped yet takes an #NPF with ENC set and is faulted in first (CONTRACTS §2);
+   * an RMP #NPF goes through sev_handle_rmp_fault(); then the instruction is retried. Any
+   * other failure (including NOUPDATE) stops the run with `pvalidateRc`.
+   */
+  pvalidate(gpa: number, size: number, validate: boolean): RunResult {
+    const sev = this.kvm.sev;
+    if (!sev?.sev.snpActive) return { ret: -EINVAL, exit: null };
+    if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return { ret: -EINVAL, exit: null };
+    let cur = gpa;
+    const end = gpa + size;
+    let pages4k = 0;
+    let pages2m = 0;
+    const step: Step = () => {
+      const bound = (2 * (end - cur)) / PAGE_SIZE + MAX_FAULT_RETRIES;
+      for (let tries = 0; cur < end; tries++) {
+        if (tries >= bound) return this.stuck(cur);
+        const out = snpGuestPvalidateRange(cur, end - cur, (g, level) => {
+          const t = this.translate(g);
+          if (t.kind !== 'mapped') {
+            return { kind: 'npf', gpa: g, errorCode: PFERR_GUEST_FINAL_MASK };
+          }
+          const r = sev.pvalidate(g, t.pfn, level, validate);
+          if (r.kind === 'rc' && r.rc === 0 && !r.cf) {
+            if (level === PG_LEVEL_2M) pages2m++;
+            else pages4k++;
+          }
+          return r;
+        });
+        if (out.kind === 'done') {
+          cur = end;
+          break;
+        }
+        if (out.kind === 'fail') {
+          return { ret: 0, exit: null, pvalidateRc: out.rc, pvalidateGpa: out.gpa };
+        }
+        // Pages before the #NPF are done; KVM resolves the fault and the guest retries.
+        const r = this.snpNpf(sev, out.gpa - (out.gpa % PAGE_SIZE), out.errorCode, true);
+        if (r !== null) return r;
+        cur = out.gpa;
+      }
+      return { ret: 0, exit: null, pvalidated: { pages4k, pages2m } };
+    };
+    return this.start(step);
+  }
+
+  /**
+   * The guest's page-state change of [gpa, gpa+size) as an SNP guest makes it (CONTRACTS §2):
+   * one page through the GHCB MSR protocol, more through GHCB PSC buffers (snpMapGpaRequests).
+   * Each request becomes KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) exits; resume(ret) answers
+   * one (snp_complete_psc_msr / snp_complete_one_psc). A failed request ends the operation
+   * with `pscError` (a Linux guest then terminates).
+   */
+  private snpMapGpaStep(sev: SevOps, gpa: number, size: number, shared: boolean): Step {
+    const reqs = snpMapGpaRequests(gpa, size, shared);
+    let i = 0;
+    /** The outcome of completing a PSC buffer exit, consumed on re-entry. */
+    let next: PscResult | null = null;
+    let failed: number | null = null;
+    return () => {
+      while (i < reqs.length) {
+        if (failed !== null) return { ret: 0, exit: null, pscError: failed };
+        const req = reqs[i] as SnpPscRequest;
+        let r: PscResult | GhcbMsrResult;
+        if (next !== null) {
+          r = next;
+          next = null;
+        } else if (req.kind === 'msr') {
+          r = sev.vmgexitMsr(this.id, req.msr);
+        } else {
+          const ghcbGpa = this.snpGhcbGpa(sev);
+          r = sev.vmgexitPsc(this.id, ghcbGpa, req.buffer);
+        }
+        switch (r.kind) {
+          case 'hypercall':
+            this.pendingHypercall = (ret) => {
+              if (req.kind === 'msr') {
+                const resp = sev.completePscMsr(this.id, ret);
+                if (ghcbMsrPscRespVal(resp) !== 0) failed = ghcbMsrPscRespVal(resp);
+                i++;
+              } else {
+                next = sev.completePsc(this.id, ret);
+              }
+            };
+            return {
+              ret: 0,
+              exit: { reason: KVM_EXIT_HYPERCALL, nr: r.nr, args: r.args, flags: 0 },
+            };
+          case 'resume': {
+            const val = ghcbMsrPscRespVal(r.msr);
+            if (val !== 0) return { ret: 0, exit: null, pscError: val };
+            i++;
+            break;
+          }
+          case 'done':
+            if (r.exitInfo2 !== 0) return { ret: 0, exit: null, pscError: r.exitInfo2 };
+            i++;
+            break;
+          case 'error':
+            return { ret: r.errno, exit: null };
+          case 'system_event':
+            return {
+              ret: 0,
+              exit: {
+                reason: KVM_EXIT_SYSTEM_EVENT,
+                eventType: r.type,
+                data: r.data.map((w) => w.hi * 2 ** 32 + w.lo),
+              },
+            };
+        }
+      }
+      if (failed !== null) return { ret: 0, exit: null, pscError: failed };
+      return { ret: 0, exit: null };
+    };
+  }
+
+  /**
+   * VMGEXIT with `msr` in the GHCB MSR (the MSR protocol: REG_GPA, PSC, TERM_REQ …): models
+   * sev.c sev_handle_vmgexit_msr_protocol(). Returns the value the guest reads back in the
+   * GHCB MSR (`ghcbMsr`), or the exit (TERM_REQ: KVM_EXIT_SYSTEM_EVENT, SEV_TERM).
+   */
+  vmgexitMsr(msr: Word64): RunResult {
+    const sev = this.kvm.sev;
+    if (sev === null || sev.vmType === 'sev') return { ret: -EINVAL, exit: null };
+    return this.start(() => {
+      const r = sev.vmgexitMsr(this.id, msr);
+      switch (r.kind) {
+        case 'resume':
+          return { ret: 0, exit: null, ghcbMsr: r.msr };
+        case 'system_event':
+          return {
+            ret: 0,
+            exit: {
+              reason: KVM_EXIT_SYSTEM_EVENT,
+              eventType: r.type,
+              data: r.data.map((w) => w.hi * 2 ** 32 + w.lo),
+            },
+          };
+        default:
+          // A PSC request: use mapGpa(), which completes it.
+          return { ret: -EINVAL, exit: null };
+      }
+    });
+  }
+
+  /**
+   * The GPA of this vCPU's GHCB, registered with the MSR protocol's REG_GPA the first time a
+   * PSC buffer is needed (a Linux guest registers it at boot). The GHCB page itself is not
+   * modelled in guest memory: the model picks GFN 1 + vCPU id.
+   */
+  private snpGhcbGpa(sev: SevOps): number {
+    const v = sev.vcpu(this.id);
+    if (v.ghcbRegisteredGpa === null) sev.vmgexitMsr(this.id, ghcbMsrRegGpaReq(1 + this.id));
+    return v.ghcbRegisteredGpa ?? (1 + this.id) * PAGE_SIZE;
   }
 
   // ---- TDX guest paths -------------------------------------------------------------------
@@ -505,7 +808,10 @@ export class Vcpu {
   /** The hardware walk of the EPT that serves `gpa`. */
   translate(
     gpa: number,
-  ): { kind: 'none' } | { kind: 'mmio' } | { kind: 'mapped'; pfn: number; writable: boolean } {
+  ):
+    | { kind: 'none' }
+    | { kind: 'mmio' }
+    | { kind: 'mapped'; pfn: number; writable: boolean; level: PgLevel } {
     const kvm = this.kvm;
     const mmu = kvm.mmu;
     const direct = isAddrDirect(kvm, gpa);
@@ -513,7 +819,9 @@ export class Vcpu {
     if (root === null) return { kind: 'none' };
     const gfn = canonicalGfn(kvm, gpa);
     const leaf = mmu.lookup(root, gfn);
-    if (leaf !== null) return { kind: 'mapped', pfn: leaf.pfn, writable: isWritablePte(leaf.lo) };
+    if (leaf !== null) {
+      return { kind: 'mapped', pfn: leaf.pfn, writable: isWritablePte(leaf.lo), level: leaf.level };
+    }
     if (!direct) return { kind: 'none' };
     // Not present: an MMIO SPTE (EPT misconfig, or value 0 for a TD) is still an exit.
     const w = mmu.walk(root, gfn);

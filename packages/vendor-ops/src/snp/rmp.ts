@@ -459,7 +459,13 @@ export class Rmp {
     if (level !== PG_LEVEL_4K && level !== PG_LEVEL_2M) return rc(FAIL_INPUT, false);
     if (level === PG_LEVEL_2M) {
       const span = pagesPerHpage(PG_LEVEL_2M);
-      if (gpa % (PAGE_SIZE * span) !== 0 || pfn % span !== 0) return rc(FAIL_INPUT, false);
+      // An unaligned SPA is refused only against a 2M entry: a 2M request on 4K entries is a
+      // size mismatch whatever the SPA (KVM backs SNP guests with 4K guest_memfd pages, and
+      // Linux guests' 2M PVALIDATEs fall back to 4K on FAIL_SIZEMISMATCH).
+      if (gpa % (PAGE_SIZE * span) !== 0) return rc(FAIL_INPUT, false);
+      if (pfn % span !== 0 && this.covers(pfn) && this.levelOf(pfn) === PG_LEVEL_2M) {
+        return rc(FAIL_INPUT, false);
+      }
     }
     const enc: GuestAccess = { enc: true, write: true };
     if (!this.covers(pfn)) return npf(pageGpa, npfCode(enc, false));
