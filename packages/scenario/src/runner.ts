@@ -35,7 +35,7 @@ import {
   type StepEvent,
 } from './events.js';
 import type { PlannedStep, RunPlan } from './plan.js';
-import type { Expect, OpArgsMap, Step } from './scenario.js';
+import type { Expect, OpArgsMap, SnpPageTypeName, Step } from './scenario.js';
 import { rawSeamcall } from './seamcall.js';
 
 /**
@@ -201,6 +201,7 @@ class Runner {
       gpaw: vm.gpaw,
       septVeDisable: vm.septVeDisable,
       ...(vm.inject !== undefined ? { inject: [vm.inject] } : {}),
+      ...(isSevType(vm.type) ? { cbit: vm.cbit } : {}),
     });
     if (!r.ok && vm.inject !== undefined) {
       return `vm.inject: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: is "${vm.inject}" an injection this model has (kvmx explore --list-injections)?`;
@@ -214,6 +215,15 @@ class Runner {
     if (vm.type === 'tdx') {
       const init = kvm.tdxInitVm({ maxVcpus: vm.vcpus });
       if (!init.ok) return `KVM_TDX_INIT_VM failed with ${init.error}`;
+    }
+    if (isSevType(vm.type)) {
+      // vm_sev_launch(): KVM_SEV_INIT2, then for SNP KVM_SEV_SNP_LAUNCH_START (default policy).
+      const init = kvm.sevInit2();
+      if (!init.ok) return `KVM_SEV_INIT2 failed with ${init.error}`;
+      if (vm.type === 'snp') {
+        const start = kvm.snpLaunchStart();
+        if (!start.ok) return `KVM_SEV_SNP_LAUNCH_START failed with ${start.error}`;
+      }
     }
     for (let i = 0; i < vm.vcpus; i++) {
       const v = kvm.createVcpu();
@@ -348,7 +358,8 @@ class Runner {
       case 'initMemRegion':
         return this.initMemRegion(kvm, step.args);
       case 'finalize':
-        if (kvm.tdx === null) return { badInput: 'finalize is modelled for TDX only' };
+        if (kvm.sev !== null) return fromResult(kvm.snpLaunchFinish());
+        if (kvm.tdx === null) return { badInput: 'finalize is modelled for TDX and SNP only' };
         return fromResult(kvm.tdxFinalizeVm());
       case 'seamcall': {
         const r = rawSeamcall(kvm, step.args);
@@ -359,7 +370,7 @@ class Runner {
       case 'accept':
         return this.guest(step);
       case 'pvalidate':
-        return { badInput: 'pvalidate: SEV-SNP is not modelled by @kvmx/kvm-x86 yet' };
+        return this.guest(step);
     }
   }
 
@@ -368,7 +379,14 @@ class Runner {
    * ioctl counts pages, so a size that is not whole pages is refused as the VMM would.
    */
   private initMemRegion(kvm: Kvm, a: OpArgsMap['initMemRegion']): OpOutcome {
-    if (kvm.tdx === null) return { badInput: 'initMemRegion is modelled for TDX only' };
+    if (kvm.sev !== null) {
+      // KVM_SEV_SNP_LAUNCH_UPDATE: `pageType`, or NORMAL (UNMEASURED with measure: false).
+      const name = a.pageType ?? (a.measure ? 'normal' : 'unmeasured');
+      const r = kvm.snpLaunchUpdate({ gpa: a.gpa, size: a.size, type: SNP_PAGE_TYPES[name] });
+      return r.ok ? { value: { pages: hex(r.value) } } : { error: r.error };
+    }
+    if (a.pageType !== undefined) return { badInput: 'initMemRegion: pageType is for SNP VMs' };
+    if (kvm.tdx === null) return { badInput: 'initMemRegion is modelled for TDX and SNP only' };
     if (a.size === 0 || a.size % PAGE_SIZE !== 0) return { error: 'EINVAL' };
     const vcpu = this.vcpus[0];
     if (vcpu === undefined) return { badInput: 'the VM has no vCPU' };
@@ -464,6 +482,9 @@ class Runner {
       case 'resume':
         r = vcpu.resume(step.args.ret === undefined ? 0 : signed64(step.args.ret));
         break;
+      case 'pvalidate':
+        r = vcpu.pvalidate(step.args.gpa, step.args.size, step.args.validate);
+        break;
       case 'accept':
         if (step.args.level !== 1) {
           return { badInput: 'accept: only 4K accepts (level 1) are modelled' };
@@ -489,6 +510,23 @@ class Runner {
     if (r.tdvmcall !== undefined) {
       out.value = { ...out.value, tdvmcall: r.tdvmcall.status, r11: hex(r.tdvmcall.r11) };
     }
+    // SNP: what the guest saw — a #VC, a PVALIDATE's outcome, a failed page-state change.
+    if (r.vc !== undefined) out.value = { ...out.value, vc: hex(r.vc), gpa: hex(r.vcGpa ?? 0) };
+    if (r.pvalidated !== undefined) {
+      out.value = {
+        ...out.value,
+        pages4k: hex(r.pvalidated.pages4k),
+        pages2m: hex(r.pvalidated.pages2m),
+      };
+    }
+    if (r.pvalidateRc !== undefined) {
+      out.value = {
+        ...out.value,
+        pvalidate: pvalidateRcName(r.pvalidateRc),
+        gpa: hex(r.pvalidateGpa ?? 0),
+      };
+    }
+    if (r.pscError !== undefined) out.value = { ...out.value, pscError: hex(r.pscError) };
     return out;
   }
 
@@ -537,9 +575,7 @@ class Runner {
       }
       case 'mapping': {
         if (c.root === 'sept') return this.checkSept(kvm, c);
-        if (c.root === 'rmp') {
-          return { ok: false, detail: 'check root: rmp needs SEV-SNP, not modelled yet' };
-        }
+        if (c.root === 'rmp') return checkRmp(kvm, c);
         const gfn = canonicalGfn(kvm, c.gpa);
         const root = c.root === 'direct' ? kvm.mmu.directRoot : kvm.mmu.mirrorRoot;
         const leaf = root === null ? null : kvm.mmu.lookup(root, gfn);
@@ -662,6 +698,56 @@ class Runner {
 
 function fromResult(r: KvmResult<unknown>): OpOutcome {
   return r.ok ? {} : { error: r.error };
+}
+
+/** The SEV family: KVM_SEV_INIT2 at creation, the C-bit position from `vm.cbit`. */
+function isSevType(type: string): boolean {
+  return type === 'sev' || type === 'sev_es' || type === 'snp';
+}
+
+/** KVM_SEV_SNP_PAGE_TYPE_* by the scenario's `pageType` names (include/uapi/linux/kvm.h). */
+const SNP_PAGE_TYPES: Readonly<Record<SnpPageTypeName, number>> = {
+  normal: 1,
+  zero: 3,
+  unmeasured: 4,
+  secrets: 5,
+  cpuid: 6,
+};
+
+/** Linux's names for PVALIDATE's return codes (arch/x86/include/asm/sev.h). */
+function pvalidateRcName(rc: number): string {
+  if (rc === 1) return 'PVALIDATE_FAIL_INPUT';
+  if (rc === 6) return 'PVALIDATE_FAIL_SIZEMISMATCH';
+  if (rc === 255) return 'PVALIDATE_FAIL_NOUPDATE';
+  return hex(rc);
+}
+
+/**
+ * `check` with `root: rmp` (CONTRACTS §2): the RMP entry of the guest_memfd frame behind the
+ * GPA's private side. `mapped`: assigned to this guest at this GPA; `state: validated` (or
+ * `unvalidated`, `shared`, `immutable`); `level`: the RMP page size.
+ */
+function checkRmp(
+  kvm: Kvm,
+  c: Extract<OpArgsMap['check'], { kind: 'mapping' }>,
+): { ok: boolean; detail: string } {
+  const gpa = c.gpa - (c.gpa % PAGE_SIZE);
+  const view = kvm.rmpView(gpa);
+  const what = `RMP gpa ${hex(gpa)}`;
+  const found =
+    view === null
+      ? 'no guest_memfd frame'
+      : `${view.mapped ? 'assigned to this guest' : 'not assigned to this guest'}, ${view.state}, level ${view.level}`;
+  const problems: string[] = [];
+  const mapped = view?.mapped ?? false;
+  if (mapped !== c.mapped) problems.push(c.mapped ? 'expected assigned' : 'expected not assigned');
+  if (c.level !== undefined && view !== null && view.level !== c.level) {
+    problems.push(`expected level ${c.level}`);
+  }
+  if (c.state !== undefined && view?.state !== c.state) problems.push(`expected ${c.state}`);
+  return problems.length === 0
+    ? { ok: true, detail: `${what}: ${found}` }
+    : { ok: false, detail: `${what}: ${found}; ${problems.join(', ')}` };
 }
 
 function accessOptions(a: { private?: boolean }): { private?: boolean } {

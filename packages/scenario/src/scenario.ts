@@ -62,7 +62,8 @@ export interface OpArgsMap {
   allocate: Range;
   hostWrite: Range & { readonly byte: number };
   hostRead: Range;
-  initMemRegion: Range & { readonly measure: boolean };
+  /** `pageType` (SNP only): the KVM_SEV_SNP_PAGE_TYPE_* of LAUNCH_UPDATE. */
+  initMemRegion: Range & { readonly measure: boolean; readonly pageType?: SnpPageTypeName };
   finalize: Record<string, never>;
   invalidateHva: Range;
   preFault: Range & { readonly vcpu: number };
@@ -142,3 +143,7 @@ export function stepVcpu(step: StepOp): number {
   const args = step.args as { vcpu?: number };
   return args.vcpu ?? 0;
 }
+
+/** SNP LAUNCH_UPDATE page types, by the names scenario files use (KVM_SEV_SNP_PAGE_TYPE_*). */
+export const SNP_PAGE_TYPE_NAMES = ['normal', 'zero', 'unmeasured', 'secrets', 'cpuid'] as const;
+export type SnpPageTypeName = (typeof SNP_PAGE_TYPE_NAMES)[number];

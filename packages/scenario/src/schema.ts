@@ -13,6 +13,7 @@ import {
   uintSchema,
   vcpuSchema,
 } from './numbers.js';
+import { SNP_PAGE_TYPE_NAMES } from './scenario.js';
 
 /** Host (VMM) operations, named after the KVM interfaces they model. */
 export const HOST_OPS = [
@@ -212,7 +213,11 @@ export const OP_BODIES = {
   allocate: z.strictObject(range),
   hostWrite: z.strictObject({ ...range, byte: byteSchema }),
   hostRead: z.strictObject(range),
-  initMemRegion: z.strictObject({ ...range, measure: bool.optional() }),
+  initMemRegion: z.strictObject({
+    ...range,
+    measure: bool.optional(),
+    pageType: z.enum(SNP_PAGE_TYPE_NAMES).optional(),
+  }),
   finalize: noFields,
   invalidateHva: z.strictObject(range),
   preFault: z.strictObject({ ...range, ...vcpu }),
