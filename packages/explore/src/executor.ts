@@ -82,6 +82,22 @@ export class StepExecutor {
     if (!r.ok) return `KVM_CREATE_VM(${config.type}) failed with ${r.error}`;
     const kvm = r.value;
     const ex = new StepExecutor(kvm, config);
+    // SEV, SEV-ES, SNP: vm_sev_launch() as the runner does it — KVM_SEV_INIT2, and for SNP
+    // KVM_SEV_SNP_LAUNCH_START. (Reached through optional members: the facade's SEV ioctls
+    // are new, and a facade without them has no SEV VMs either.)
+    const sev = kvm as unknown as {
+      sev?: unknown;
+      sevInit2?: () => KvmResult;
+      snpLaunchStart?: () => KvmResult;
+    };
+    if (sev.sev !== null && sev.sev !== undefined && sev.sevInit2 !== undefined) {
+      const init = sev.sevInit2();
+      if (!init.ok) return `KVM_SEV_INIT2 failed with ${init.error}`;
+      if (config.type === 'snp' && sev.snpLaunchStart !== undefined) {
+        const start = sev.snpLaunchStart();
+        if (!start.ok) return `KVM_SEV_SNP_LAUNCH_START failed with ${start.error}`;
+      }
+    }
     if (kvm.tdx !== null) {
       const init = kvm.tdxInitVm({ maxVcpus: config.vcpus });
       if (!init.ok) return `KVM_TDX_INIT_VM failed with ${init.error}`;
@@ -161,8 +177,14 @@ export class StepExecutor {
         if (v === undefined) return { error: 'EINVAL' };
         return host(kvm.preFaultMemory(v, op.args.gpa, op.args.size));
       }
-      case 'finalize':
+      case 'finalize': {
+        // KVM_SEV_SNP_LAUNCH_FINISH for an SEV-family VM (as the runner), else KVM_TDX_FINALIZE_VM.
+        const sev = kvm as unknown as { sev?: unknown; snpLaunchFinish?: () => KvmResult };
+        if (sev.sev !== null && sev.sev !== undefined && sev.snpLaunchFinish !== undefined) {
+          return host(sev.snpLaunchFinish());
+        }
         return host(kvm.tdxFinalizeVm());
+      }
       case 'destroy':
         kvm.destroy();
         return {};

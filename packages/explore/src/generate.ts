@@ -56,7 +56,8 @@ export function hasPrivateMemory(type: VmTypeName): boolean {
 
 /**
  * The fixed first steps of every run: two memslots over the window (guest_memfd-backed where
- * the type has private memory), the first 2 MiB private, and for a TD, finalize.
+ * the type has private memory), the first 2 MiB private, and for a TD or an SNP guest,
+ * finalize (KVM_TDX_FINALIZE_VM, SNP LAUNCH_FINISH).
  */
 export function prologue(type: VmTypeName): StepOp[] {
   const gmem = hasPrivateMemory(type) ? { offset: 0 } : null;
@@ -80,7 +81,7 @@ export function prologue(type: VmTypeName): StepOp[] {
   if (hasPrivateMemory(type)) {
     steps.push({ op: 'setAttributes', args: { gpa: 0, size: MIB2, private: true } });
   }
-  if (type === 'tdx') steps.push({ op: 'finalize', args: {} });
+  if (type === 'tdx' || type === 'snp') steps.push({ op: 'finalize', args: {} });
   return steps;
 }
 
