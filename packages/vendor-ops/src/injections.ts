@@ -43,6 +43,12 @@ export const KVM_INJECTIONS = [
     description:
       'kvm_vm_set_mem_attributes() skips the pre-pass zap (kvm_arch_pre_set_memory_attributes) when converting to private: stale shared mappings survive',
   },
+  {
+    name: 'snp-unassigned-private',
+    vm: 'snp',
+    description:
+      'sev_gmem_prepare() returns success without RMPUPDATE: a private guest_memfd frame is mapped into the NPT while the RMP does not assign it to the guest',
+  },
 ] as const satisfies readonly KvmInjection[];
 
 export type KvmInjectionName = (typeof KVM_INJECTIONS)[number]['name'];

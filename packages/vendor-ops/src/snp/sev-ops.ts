@@ -163,6 +163,9 @@ export class SevOps implements KvmX86Ops {
 
   /** models sev.c: sev_gmem_prepare(). */
   gmemPrepare(pfn: number, gfn: number, maxOrder: number): number {
+    // Injection snp-unassigned-private: sev_gmem_prepare() returns 0 without the RMPUPDATE
+    // that assigns the page to the guest, and KVM maps it as private anyway.
+    if (this.ctx.injected?.has('snp-unassigned-private') === true) return 0;
     return this.traced(() => sevGmemPrepare(this.rmp, this.sev, pfn, gfn, maxOrder));
   }
 
