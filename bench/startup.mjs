@@ -1,4 +1,4 @@
-// Start-up time of the built CLI against bare Node: `node bench/startup.mjs [runs]` after
+// Start-up time of the built CLI against bare Node: `node bench/startup.mjs [runs] [cases]` after
 // `pnpm build`. Runs the cases alternately (so all see the same machine) and prints the
 // median and [min..max] wall time and, when /usr/bin/time exists, CPU time (user + system,
 // less sensitive to a busy machine), then one JSON line.
@@ -16,7 +16,8 @@ const cases = {
   'node apps/cli/dist/main.js --help': ['node', ['apps/cli/dist/main.js', '--help']],
   'pnpm -s kvmx addr 0x1000': ['pnpm', ['-s', 'kvmx', 'addr', '0x1000']],
 };
-const only = process.env.STARTUP_CASES?.split(',');
+// Optional second argument: comma-separated parts of case names to run (default: all).
+const only = process.argv[3]?.split(',');
 const names = Object.keys(cases).filter((n) => !only || only.some((o) => n.includes(o)));
 const wall = Object.fromEntries(names.map((n) => [n, []]));
 const cpu = Object.fromEntries(names.map((n) => [n, []]));
