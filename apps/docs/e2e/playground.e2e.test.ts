@@ -334,6 +334,16 @@ describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
     await page.waitForURL(`${server.origin}/playground#example=punch-hole.yaml`);
     await expect(page.getByTestId('file').textContent()).resolves.toBe('examples/punch-hole.yaml');
     await expect(page.getByTestId('summary').getAttribute('data-ok')).resolves.toBe('true');
+    // With the playground open, a link that changes only the hash loads that example.
+    await page.evaluate(() => {
+      location.hash = '#example=tdx-shared-mem.yaml';
+    });
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="file"]')?.textContent ===
+        'examples/tdx-shared-mem.yaml',
+    );
+    await expect(page.getByTestId('summary').getAttribute('data-ok')).resolves.toBe('true');
     expect(problems).toEqual([]);
     await page.close();
   });
