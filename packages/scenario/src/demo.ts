@@ -60,3 +60,64 @@ steps:
     note: the S-EPT entry is MAPPED again, at 4K
   - destroy
 `;
+
+/** The story `kvmx demo --vm snp` tells: an SNP guest's life, launch to teardown. */
+export const DEMO_SNP_SCENARIO_YAML = `# kvmx demo --vm snp: an SNP guest's life.
+name: an SNP guest's life
+vm: {type: snp, vcpus: 1}
+steps:
+  - memslot: {slot: 0, gpa: 0x80000000, size: 2MiB, guestMemfd: true}
+    note: the VMM gives the guest 2 MiB of RAM, backed by guest_memfd for its private side (KVM_SEV_INIT2 and SNP_LAUNCH_START ran at creation)
+  - hostWrite: {gpa: 0x80000000, size: 8KiB, byte: 0xf4}
+    note: the VMM loads a boot image (8 KiB of hlt) into the shared backing
+  - setAttributes: {gpa: 0x80000000, size: 8KiB, private: true}
+    note: the boot pages become private (KVM_SET_MEMORY_ATTRIBUTES)
+  - initMemRegion: {gpa: 0x80000000, size: 8KiB, pageType: normal}
+    note: SNP_LAUNCH_UPDATE copies the image into guest_memfd pages, assigns them in the RMP and has the firmware measure and validate them
+  - finalize:
+    note: SNP_LAUNCH_FINISH gives the firmware the vCPU's VMSA page and seals the launch
+  - read: {gpa: 0x80000000, size: 16, private: true}
+    note: the guest reads its first boot page with the C-bit set; launched pages are already validated
+    expect: {exit: none, bytes: 0xf4}
+  - mapGpa: {gpa: 0x80100000, size: 4KiB, shared: false}
+    note: the guest asks for a page to become private (GHCB MSR protocol, page-state change); KVM exits with KVM_HC_MAP_GPA_RANGE
+    expect: {exit: hypercall, nr: 12, args: [0x80100000, 1, 0x10]}
+  - setAttributes: {gpa: 0x80100000, size: 4KiB, private: true}
+    note: the VMM converts it
+  - resume:
+    expect: {exit: none}
+  - pvalidate: {gpa: 0x80100000, size: 4KiB, validate: true}
+    note: the guest validates it; PVALIDATE's nested page fault brings the page in (sev_gmem_prepare assigns it in the RMP)
+    expect: {exit: none}
+  - write: {gpa: 0x80100000, size: 4KiB, byte: 0x11, private: true}
+    note: and uses it privately
+    expect: {exit: none}
+  - check: {gpa: 0x80100000, root: rmp, mapped: true, state: validated}
+    note: the RMP entry is assigned to this guest at this GPA, validated
+  - pvalidate: {gpa: 0x80100000, size: 4KiB, validate: false}
+    note: to share it, the guest first rescinds validation
+  - mapGpa: {gpa: 0x80100000, size: 4KiB, shared: true}
+    note: then asks for the page to become shared
+    expect: {exit: hypercall, nr: 12, args: [0x80100000, 1, 0]}
+  - setAttributes: {gpa: 0x80100000, size: 4KiB, private: false}
+    note: the VMM converts it; KVM zaps the private mapping
+  - resume:
+    expect: {exit: none}
+  - hostWrite: {gpa: 0x80100000, size: 4KiB, byte: 0x22}
+    note: the VMM writes into the now-shared page
+  - read: {gpa: 0x80100000, size: 16, private: false}
+    note: the guest reads the host's bytes with the C-bit clear
+    expect: {exit: none, bytes: 0x22}
+  - mapGpa: {gpa: 0x80100000, size: 4KiB, shared: false}
+    note: and takes the page back
+    expect: {exit: hypercall, nr: 12, args: [0x80100000, 1, 0x10]}
+  - setAttributes: {gpa: 0x80100000, size: 4KiB, private: true}
+  - resume:
+    expect: {exit: none}
+  - pvalidate: {gpa: 0x80100000, size: 4KiB, validate: true}
+    note: validating it again; its guest_memfd page kept the private bytes
+  - read: {gpa: 0x80100000, size: 16, private: true}
+    expect: {exit: none, bytes: 0x11}
+  - destroy:
+    note: teardown; sev_gmem_invalidate returns every guest_memfd page to the hypervisor in the RMP
+`;

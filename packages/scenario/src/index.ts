@@ -1,4 +1,4 @@
-export { DEMO_FILE, DEMO_SCENARIO_YAML } from './demo.js';
+export { DEMO_FILE, DEMO_SCENARIO_YAML, DEMO_SNP_SCENARIO_YAML } from './demo.js';
 export {
   diagnostic,
   formatDiagnostic,

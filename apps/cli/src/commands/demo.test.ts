@@ -53,17 +53,24 @@ describe('kvmx demo', () => {
     expect(JSON.parse(r.out.at(-1) ?? '{}')).toMatchObject({ type: 'summary', ok: true });
   });
 
-  it('says clearly that SNP is not available yet, with exit 2', async () => {
+  it('tells the life of an SNP guest with --vm snp: launch, PVALIDATE, conversions, RMP changes', async () => {
+    const t0 = performance.now();
     const r = await run('demo', '--vm', 'snp');
-    expect(r.code).toBe(2);
-    expect(r.out).toEqual([]);
-    expect(r.err).toHaveLength(1);
-    expect(r.err[0]).toMatch(/SEV-SNP is not available in the model yet/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    expect(text).toContain("== an SNP guest's life ==");
+    expect(text).toContain('SNP_LAUNCH_UPDATE copies the image');
+    expect(text).toMatch(/rmp: op rmpupdate by sev_gmem_prepare/);
+    expect(text).toMatch(/rmp: op pvalidate/);
+    expect(text).toContain('kvm_userspace_exit: vcpu 0 reason KVM_EXIT_HYPERCALL');
+    expect(r.out.at(-1)).toMatch(/^PASS: /);
   });
 
   it('refuses a VM type without private memory', async () => {
     const r = await run('demo', '--vm', 'default');
     expect(r.code).toBe(2);
-    expect(r.err[0]).toMatch(/use --vm tdx or --vm sw_protected/);
+    expect(r.err[0]).toMatch(/use --vm tdx, snp or sw_protected/);
   });
 });

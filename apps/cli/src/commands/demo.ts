@@ -3,7 +3,7 @@
 // torn down — and tells the story as a trace, ending with the page tables.
 
 import type { VmTypeName } from '@kvmx/address';
-import { DEMO_FILE, DEMO_SCENARIO_YAML } from '@kvmx/scenario';
+import { DEMO_FILE, DEMO_SCENARIO_YAML, DEMO_SNP_SCENARIO_YAML } from '@kvmx/scenario';
 import type { Command } from 'commander';
 import type { RegisterCommand } from '../cli.js';
 import { UsageError } from '../errors.js';
@@ -18,25 +18,33 @@ interface DemoOptions {
 
 /** VM types the demo can tell today, and why the others cannot. */
 export function demoUnavailable(vm: VmTypeName): string | undefined {
-  if (vm === 'tdx' || vm === 'sw_protected') return undefined;
-  if (vm === 'snp') {
-    return 'demo --vm snp: SEV-SNP is not available in the model yet (issue #7); try --vm tdx or --vm sw_protected';
-  }
-  return `demo --vm ${vm}: the demo follows a confidential VM's private memory; use --vm tdx or --vm sw_protected`;
+  if (vm === 'tdx' || vm === 'sw_protected' || vm === 'snp') return undefined;
+  return `demo --vm ${vm}: the demo follows a confidential VM's private memory; use --vm tdx, snp or sw_protected`;
 }
 
 export const registerDemo: RegisterCommand = (program: Command, io: Io, setExit) => {
   program
     .command('demo')
     .description("tell a TD's life: measured boot, accept, convert to shared and back, teardown")
-    .option('--vm <type>', 'tdx (default) or sw_protected', parseVmOption, 'tdx')
+    .option(
+      '--vm <type>',
+      'tdx (default), snp (its own story) or sw_protected',
+      parseVmOption,
+      'tdx',
+    )
     .option('--json', 'JSON Lines instead of the trace')
     .action((opts: DemoOptions) => {
       const why = demoUnavailable(opts.vm);
       if (why !== undefined) throw new UsageError(why);
       setExit(
         runAndPrint(
-          [{ file: DEMO_FILE, text: DEMO_SCENARIO_YAML }],
+          // SNP tells its own story (LAUNCH_UPDATE, PVALIDATE, page-state changes).
+          [
+            {
+              file: DEMO_FILE,
+              text: opts.vm === 'snp' ? DEMO_SNP_SCENARIO_YAML : DEMO_SCENARIO_YAML,
+            },
+          ],
           { vm: opts.vm, ...(opts.json ? { json: true } : {}) },
           io,
         ),
