@@ -36,6 +36,8 @@ export const KVM_EXIT_TDX = 40;
 export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 1 << 3;
 /** kvm_run.system_event.type for a TD's fatal error / a dead VM. */
 export const KVM_SYSTEM_EVENT_TDX_FATAL = 7;
+/** kvm_run.system_event.type for an SEV-ES/SNP guest's GHCB TERM_REQ (owned by vendor-ops). */
+export { KVM_SYSTEM_EVENT_SEV_TERM } from '@kvmx/vendor-ops';
 
 // ---- capabilities --------------------------------------------------------------------------
 export const KVM_CAP_EXIT_HYPERCALL = 201;
