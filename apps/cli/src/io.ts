@@ -16,6 +16,11 @@ export interface Io {
 
 /** The process's own standard streams, honouring NO_COLOR (https://no-color.org). */
 export function processIo(): Io {
+  // A closed pipe (`kvmx … | head -1`) ends the output, as for any Unix tool: no EPIPE trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const isTTY = process.stdout.isTTY === true;
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
   const forceColor = process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0';
