@@ -42,7 +42,9 @@ if (!existsSync(stamp) || statSync(stamp).mtimeMs < newestSource()) {
     outdir,
     conditions: ['@kvmx/source'],
     // Bundled CommonJS dependencies (cli-progress) call require(): give the bundle one.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     logLevel: 'error',
     sourcemap: 'inline',
   });
