@@ -307,3 +307,45 @@ describe('the rmp invariant', () => {
     expect(found[0]?.detail).toMatch(/private mapping gfn 0x100/);
   });
 });
+
+describe('SNP page-state changes', () => {
+  it('3 MiB from an unaligned GPA: contiguous exits of at most 253 pages, none crossing 2 MiB pieces', () => {
+    const { kvm, vcpu } = snpVm();
+    const start = GPA + PAGE_SIZE;
+    const exits: (readonly [number, number, number])[] = [];
+    const r = runAnswering(
+      vcpu,
+      () => vcpu.mapGpa(start, 3 * 1024 * 1024, false),
+      (e) => {
+        exits.push(e.args);
+        return convertOnHypercall(kvm)(e);
+      },
+    );
+    expect(r.exit).toBeNull();
+    expect(r.pscError).toBeUndefined();
+    let next = start;
+    for (const [gpa, npages, attrs] of exits) {
+      expect(gpa).toBe(next);
+      expect(npages).toBeLessThanOrEqual(253);
+      expect(attrs).toBe(0x10);
+      next += npages * PAGE_SIZE;
+    }
+    expect(next).toBe(start + 3 * 1024 * 1024);
+    expect(kvm.memIsPrivate((start + 3 * 1024 * 1024 - PAGE_SIZE) / PAGE_SIZE)).toBe(true);
+    expectClean(kvm);
+  });
+
+  it('without KVM_CAP_EXIT_HYPERCALL the page-state change fails back to the guest, no exit', () => {
+    const kvm = must(Kvm.create({ type: 'snp' }));
+    must(kvm.sevInit2());
+    must(kvm.snpLaunchStart());
+    const vcpu = must(kvm.createVcpu());
+    const one = vcpu.mapGpa(GPA, PAGE_SIZE, false);
+    expect(one.exit).toBeNull();
+    expect(one.pscError).toBeGreaterThan(0);
+    const many = vcpu.mapGpa(GPA, 4 * PAGE_SIZE, false);
+    expect(many.exit).toBeNull();
+    expect(many).toMatchObject({ ret: 0, exit: null, pscError: expect.any(Number) });
+    expect(many.pscError).toBeGreaterThan(0);
+  });
+});
