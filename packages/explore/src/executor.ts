@@ -9,6 +9,7 @@
 import { PAGE_SIZE } from '@kvmx/address';
 import {
   checkInvariants,
+  checkInvariantsAt,
   exitReasonName,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -63,6 +64,8 @@ export class StepExecutor {
   readonly pendingExits: (KvmExit | null)[] = [];
   /** Per vCPU: the last exit the generator answered by converting (see decodeStep). */
   readonly lastAnswered: (KvmExit | null)[] = [];
+  /** A memslot with huge host backing exists (leaves may cover more than a step's range). */
+  private hugeBacking = false;
   /** guest_memfd ids of the scenario → fds. */
   private readonly gmemById = new Map<number, number>();
 
@@ -147,6 +150,23 @@ export class StepExecutor {
   /** The invariant checker (ARCHITECTURE.md), as a value. */
   violations(): Violation[] {
     return checkInvariants(this.kvm);
+  }
+
+  /**
+   * The invariant checker after `op` ran, as cheap as it can be while finding everything the
+   * whole-VM checker would: a step that touches only the GFNs of its own range (attributes,
+   * fallocate, guest accesses and conversions, invalidations, pre-faults, host accesses) is
+   * checked there with `checkInvariantsAt`; a step that can change state anywhere (memslots,
+   * finalize, teardown, raw SEAMCALLs) gets the whole checker. With huge host backing a leaf
+   * may cover more than the range, so every step gets the whole checker (the explored VMs
+   * never ask for it). The caller checks the whole VM once more at the end of a sequence.
+   */
+  violationsAfter(op: StepOp): Violation[] {
+    // A guest_memfd file named by id may back more than one slot: fallocate reaches them all.
+    const shared = this.gmemById.size > 0 && (op.op === 'punchHole' || op.op === 'allocate');
+    const range = this.hugeBacking || shared ? null : touchedGfns(op);
+    if (range === null) return checkInvariants(this.kvm);
+    return checkInvariantsAt(this.kvm, range[0], range[1]);
   }
 
   /** Execute one step. Exceptions from the model propagate: they are model bugs. */
@@ -312,6 +332,37 @@ export class StepExecutor {
     }
     return r;
   }
+}
+
+/**
+ * The GFNs [start, end) a step can change state at, or null when it can change state
+ * anywhere. A guest access also faults in, accepts (`autoAccept`) or converts
+ * (`autoConvert` answers the MAP_GPA_RANGE exits of `mapGpa`, for its own range) only there.
+ */
+function touchedGfns(op: StepOp): [number, number] | null {
+  switch (op.op) {
+    case 'setAttributes':
+    case 'punchHole':
+    case 'allocate':
+    case 'hostWrite':
+    case 'hostRead':
+    case 'invalidateHva':
+    case 'preFault':
+    case 'write':
+    case 'read':
+    case 'mapGpa':
+      return gfnSpan(op.args.gpa, op.args.size);
+    case 'accept':
+      return gfnSpan(op.args.gpa, op.args.size ?? PAGE_SIZE);
+    default:
+      // memslot, finalize, destroy, seamcall, resume (continues an operation whose range
+      // the executor does not keep), anything new.
+      return null;
+  }
+}
+
+function gfnSpan(gpa: number, size: number): [number, number] {
+  return [Math.floor(gpa / PAGE_SIZE), Math.ceil((gpa + Math.max(size, 1)) / PAGE_SIZE)];
 }
 
 function host(r: KvmResult<unknown>): StepOutcome {

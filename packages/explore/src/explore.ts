@@ -67,8 +67,9 @@ export const MODEL_CRASH = 'model-crash';
 
 /**
  * Run a prologue and a sequence of steps — generated codes, decoded at run time, or concrete
- * steps — on a fresh VM (or on `executor`'s, to continue a run), checking the invariants after every step; stop at the first
- * violation.
+ * steps — on a fresh VM (or on `executor`'s, to continue a run), checking the invariants after
+ * every step (over the GFNs the step touched, the whole VM where it can reach further, and the
+ * whole VM at the end: `StepExecutor.violationsAfter`); stop at the first violation.
  */
 export function runSequence(
   config: VmConfig,
@@ -96,7 +97,7 @@ export function runSequence(
     ran++;
     let found: { invariant: string; detail: string }[];
     try {
-      found = ex.violations();
+      found = ex.violationsAfter(op);
     } catch (e) {
       return {
         invariant: MODEL_CRASH,
@@ -126,6 +127,20 @@ export function runSequence(
     if (v !== null) return { recorded, steps: ran, violation: v };
     // Nothing follows teardown: the VMM has closed the VM.
     if (op.op === 'destroy') break;
+  }
+  // Steps were checked over the GFNs they touched; the whole VM once more at the end finds
+  // anything a step changed elsewhere (attributed to the last step; the shrinker cuts there).
+  if (ran > 0) {
+    let found: { invariant: string; detail: string }[];
+    try {
+      found = ex.violations();
+    } catch (e) {
+      const detail = `invariant checker: ${crashDetail(e)}`;
+      return { recorded, steps: ran, violation: { invariant: MODEL_CRASH, detail, step: ran - 1 } };
+    }
+    const first = found[0];
+    if (first !== undefined)
+      return { recorded, steps: ran, violation: { ...first, step: ran - 1 } };
   }
   return { recorded, steps: ran, violation: null };
 }
