@@ -1163,7 +1163,7 @@ export class Kvm {
     // freed; a page that cannot be made shared again is leaked.
     const sev = this.sev;
     for (const pfn of this.vmsaPfns) {
-      if (sev === null || sev.sev.snpPageReclaim(pfn) === 0) this.pool.free(pfn);
+      if (sev === null || sev.snpPageReclaim(pfn) === 0) this.pool.free(pfn);
     }
     this.vmsaPfns.length = 0;
     this.ops.vmDestroy?.();

@@ -208,6 +208,11 @@ export class SevOps implements KvmX86Ops {
     return r;
   }
 
+  /** sev_free_vcpu() → snp_page_reclaim() of a VMSA page: 0, or the page is leaked. */
+  snpPageReclaim(pfn: number): number {
+    return this.traced(() => this.sev.snpPageReclaim(pfn));
+  }
+
   /**
    * What a VMM does first for this type (CONTRACTS §2 "Creating the VM"): KVM_SEV_INIT2 with
    * an all-zero struct, and for SNP KVM_SEV_SNP_LAUNCH_START with the default policy.
