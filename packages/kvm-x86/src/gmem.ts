@@ -31,6 +31,18 @@ export class GuestMemfd {
   readonly prepared = new Set<number>();
   bindings: GmemBinding[] = [];
   closed = false;
+  /**
+   * Injected bug `no-zero-on-accept`: folios are not cleared before their first hand-out.
+   * The page allocator then returns what the last freed frame held (`dirty`, most recent
+   * last), as it does when nothing zeroes a recycled page.
+   */
+  noZero = false;
+  private readonly dirty: Uint8Array[] = [];
+  /**
+   * Pages handed out for the first time while not all zeros (invariant `gmem-zeroed`): the
+   * model's init_on_alloc check at the moment of allocation; cleared when the page is dropped.
+   */
+  readonly handedDirty = new Set<number>();
 
   constructor(fd: number, vmId: number, size: number, flags: number) {
     this.fd = fd;
@@ -59,6 +71,11 @@ export class GuestMemfd {
     if (existing !== undefined) return { pfn: existing, fresh: false };
     const pfn = pool.alloc(FrameOwner.GUEST_MEMFD, this.fd);
     if (pfn === NO_FRAME) return { pfn: NO_FRAME, fresh: false };
+    // models guest_memfd.c: kvm_gmem_prepare_folio() — clear_highpage() of a folio that is
+    // not uptodate yet; with `no-zero-on-accept` it is skipped and the stale bytes stay.
+    const stale = this.noZero ? this.dirty.pop() : undefined;
+    if (stale !== undefined) pool.write(pfn, 0, stale);
+    if (!pool.isZero(pfn)) this.handedDirty.add(index);
     this.pages.set(index, pfn);
     return { pfn, fresh: true };
   }
@@ -69,7 +86,14 @@ export class GuestMemfd {
     for (const [index, pfn] of this.pages) {
       if (index >= start && index < end) freed.push(pfn);
     }
-    for (const pfn of freed) pool.free(pfn);
+    for (const pfn of freed) {
+      // Injected bug: remember what the freed frame held, for the next unzeroed hand-out.
+      if (this.noZero && !pool.isZero(pfn)) this.dirty.push(pool.read(pfn, 0, 4096));
+      pool.free(pfn);
+    }
+    for (const index of [...this.handedDirty]) {
+      if (index >= start && index < end) this.handedDirty.delete(index);
+    }
     for (const [index] of [...this.pages]) {
       if (index >= start && index < end) this.pages.delete(index);
     }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KvmEvent } from './events.js';
 import { checkAndReport, checkInvariants, INVARIANTS } from './invariants.js';
+import { checkInvariantsAt } from './invariants-at.js';
 import { Kvm } from './kvm.js';
 import {
   doorClearPamt,
@@ -85,6 +86,7 @@ describe('invariants fire through the doors', () => {
       'tlb-tracked',
       'kvm-bug',
       'rmp',
+      'gmem-zeroed',
     ]);
   });
 
@@ -153,5 +155,51 @@ describe('invariants fire through the doors', () => {
     expect(events).toContainEqual(
       expect.objectContaining({ type: 'violation', invariant: 'pamt-ownership' }),
     );
+  });
+});
+
+describe('gmem-zeroed', () => {
+  /** A sw_protected VM: a private page written, punched out, then faulted in again. */
+  function refault(inject: boolean) {
+    const kvm = must(
+      Kvm.create({ type: 'sw_protected', ...(inject ? { inject: ['no-zero-on-accept'] } : {}) }),
+    );
+    const vcpu = must(kvm.createVcpu());
+    const fd = must(kvm.createGuestMemfd({ size: 0x4000 }));
+    must(
+      kvm.setUserMemoryRegion2({
+        slot: 1,
+        flags: KVM_MEM_GUEST_MEMFD,
+        guestPhysAddr: AREA,
+        memorySize: 0x4000,
+        guestMemfd: fd,
+      }),
+    );
+    must(
+      kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x4000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    expect(vcpu.write(AREA, 8, 0x5a, { private: true }).exit).toBeNull();
+    must(kvm.gmemFallocate(fd, 0x1 | 0x2, 0, 0x1000)); // KEEP_SIZE | PUNCH_HOLE
+    const read = vcpu.read(AREA + 0x1000, 8, { private: true });
+    return { kvm, read };
+  }
+
+  it('a punched private page faulted in again reads zeros', () => {
+    const { kvm, read } = refault(false);
+    expect([...(read.data ?? [])]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expectClean(kvm);
+  });
+
+  it('fires when kvm_gmem_prepare_folio() does not clear the reused frame (no-zero-on-accept)', () => {
+    const { kvm, read } = refault(true);
+    expect([...(read.data ?? [])]).toEqual([0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a]);
+    expect(names(kvm)).toEqual(['gmem-zeroed']);
+    expect(checkInvariantsAt(kvm, AREA / 0x1000 + 1, AREA / 0x1000 + 2)).toMatchObject([
+      { invariant: 'gmem-zeroed' },
+    ]);
   });
 });

@@ -65,6 +65,11 @@ export const INVARIANTS: readonly { readonly name: string; readonly description:
     description:
       'SNP: every private mapping’s frame is assigned in the RMP to this guest at that GPA, every shared mapping’s frame is hypervisor-owned.',
   },
+  {
+    name: 'gmem-zeroed',
+    description:
+      'A guest_memfd page reads zeros when KVM first hands it out (kvm_gmem_prepare_folio): a private page punched out and faulted in again never shows what its frame held before.',
+  },
 ];
 
 interface Leaf {
@@ -143,6 +148,7 @@ export function checkInvariants(kvm: Kvm): Violation[] {
   const tdx = kvm.tdx;
 
   for (const b of kvm.bugs) v('kvm-bug', b);
+  checkGmemZeroed(kvm, v);
 
   const direct = mmu.directRoot !== null ? rootLeaves(kvm, mmu.directRoot) : [];
   const mirror = mmu.mirrorRoot !== null ? rootLeaves(kvm, mmu.mirrorRoot) : [];
@@ -361,4 +367,16 @@ export function checkAndReport(kvm: Kvm): Violation[] {
       kvm.events.emit({ type: 'violation', invariant: f.invariant, detail: f.detail });
   }
   return found;
+}
+
+/** gmem-zeroed: no guest_memfd page was handed out for the first time holding old bytes. */
+export function checkGmemZeroed(kvm: Kvm, v: (invariant: string, detail: string) => void): void {
+  for (const file of kvm.gmems.values()) {
+    for (const index of file.handedDirty) {
+      v(
+        'gmem-zeroed',
+        `a guest_memfd page (offset ${hex(index * PAGE_SIZE)}) was handed out not zeroed`,
+      );
+    }
+  }
 }

@@ -837,7 +837,9 @@ export class Kvm {
     if (flags !== 0) return fail(EINVAL);
     if (args.size <= 0 || args.size % PAGE_SIZE !== 0) return fail(EINVAL);
     const fd = nextFd++;
-    this.gmems.set(fd, new GuestMemfd(fd, this.id, args.size, flags));
+    const file = new GuestMemfd(fd, this.id, args.size, flags);
+    file.noZero = this.injected.has('no-zero-on-accept');
+    this.gmems.set(fd, file);
     return ok(fd);
   }
 

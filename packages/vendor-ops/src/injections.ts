@@ -44,6 +44,12 @@ export const KVM_INJECTIONS = [
       'kvm_vm_set_mem_attributes() skips the pre-pass zap (kvm_arch_pre_set_memory_attributes) when converting to private: stale shared mappings survive',
   },
   {
+    name: 'no-zero-on-accept',
+    vm: 'sw_protected',
+    description:
+      'kvm_gmem_prepare_folio() skips clear_highpage(): a private page punched out and faulted in again is handed to the guest with the old contents of the reused frame',
+  },
+  {
     name: 'snp-unassigned-private',
     vm: 'snp',
     description:
