@@ -16,7 +16,7 @@ import {
   septEntryPfn,
   septStateOf,
 } from '@kvmx/tdx-module';
-import { checkGmemZeroed, type Violation } from './invariants.js';
+import { checkGmemZeroed, checkHkidFlushed, type Violation } from './invariants.js';
 import type { Kvm } from './kvm.js';
 import type { ShadowPage } from './tdp-mmu.js';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from './uapi.js';
@@ -34,6 +34,7 @@ export function checkInvariantsAt(kvm: Kvm, start: number, end: number): Violati
   for (const b of kvm.bugs) v('kvm-bug', b);
   // Recorded per file at the hand-out, so VM-wide and O(pages handed out dirty), like kvm-bug.
   checkGmemZeroed(kvm, v);
+  checkHkidFlushed(kvm, v);
   const s = Math.max(0, Math.floor(start));
   const e = Math.ceil(end);
   if (!(s < e)) return out;

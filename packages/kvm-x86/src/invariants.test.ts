@@ -24,8 +24,8 @@ function names(kvm: Kvm): string[] {
 }
 
 /** A TD with one private page mapped and accepted at AREA. */
-function td() {
-  const kvm = must(Kvm.create({ type: 'tdx' }));
+function td(inject: readonly string[] = []) {
+  const kvm = must(Kvm.create({ type: 'tdx', inject }));
   must(kvm.tdxInitVm());
   const vcpu = must(kvm.createVcpu());
   must(kvm.tdxInitVcpu(vcpu));
@@ -86,6 +86,7 @@ describe('invariants fire through the doors', () => {
       'tlb-tracked',
       'kvm-bug',
       'rmp',
+      'hkid-flushed',
       'gmem-zeroed',
     ]);
   });
@@ -201,5 +202,22 @@ describe('gmem-zeroed', () => {
     expect(checkInvariantsAt(kvm, AREA / 0x1000 + 1, AREA / 0x1000 + 2)).toMatchObject([
       { invariant: 'gmem-zeroed' },
     ]);
+  });
+});
+
+describe('hkid-flushed', () => {
+  it('stays quiet when a removed page is flushed with TDH.PHYMEM.PAGE.WBINVD', () => {
+    const { kvm, fd } = td();
+    must(kvm.gmemFallocate(fd, 0x1 | 0x2, 0, 0x1000)); // KEEP_SIZE | PUNCH_HOLE
+    expect(kvm.tdx?.hkidDirty.size).toBe(0);
+    expectClean(kvm);
+  });
+
+  it('fires when tdx_sept_remove_private_spte() skips the WBINVD (reuse-without-wbinvd)', () => {
+    const { kvm, fd, pfn } = td(['reuse-without-wbinvd']);
+    must(kvm.gmemFallocate(fd, 0x1 | 0x2, 0, 0x1000));
+    expect([...(kvm.tdx?.hkidDirty ?? [])]).toEqual([pfn]);
+    expect(names(kvm)).toEqual(['hkid-flushed']);
+    expect(checkInvariantsAt(kvm, 0, 1)).toMatchObject([{ invariant: 'hkid-flushed' }]);
   });
 });

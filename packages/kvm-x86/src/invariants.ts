@@ -66,6 +66,11 @@ export const INVARIANTS: readonly { readonly name: string; readonly description:
       'SNP: every private mapping’s frame is assigned in the RMP to this guest at that GPA, every shared mapping’s frame is hypervisor-owned.',
   },
   {
+    name: 'hkid-flushed',
+    description:
+      'TDX: every page removed from a TD is written back and invalidated with its HKID (TDH.PHYMEM.PAGE.WBINVD) before it is cleared or reused, so no line tagged with the TD’s key can land on its next contents.',
+  },
+  {
     name: 'gmem-zeroed',
     description:
       'A guest_memfd page reads zeros when KVM first hands it out (kvm_gmem_prepare_folio): a private page punched out and faulted in again never shows what its frame held before.',
@@ -149,6 +154,7 @@ export function checkInvariants(kvm: Kvm): Violation[] {
 
   for (const b of kvm.bugs) v('kvm-bug', b);
   checkGmemZeroed(kvm, v);
+  checkHkidFlushed(kvm, v);
 
   const direct = mmu.directRoot !== null ? rootLeaves(kvm, mmu.directRoot) : [];
   const mirror = mmu.mirrorRoot !== null ? rootLeaves(kvm, mmu.mirrorRoot) : [];
@@ -378,5 +384,17 @@ export function checkGmemZeroed(kvm: Kvm, v: (invariant: string, detail: string)
         `a guest_memfd page (offset ${hex(index * PAGE_SIZE)}) was handed out not zeroed`,
       );
     }
+  }
+}
+
+/** hkid-flushed: no frame removed from the TD still waits for TDH.PHYMEM.PAGE.WBINVD. */
+export function checkHkidFlushed(kvm: Kvm, v: (invariant: string, detail: string) => void): void {
+  const tdx = kvm.tdx;
+  if (tdx === null) return;
+  for (const pfn of tdx.hkidDirty) {
+    v(
+      'hkid-flushed',
+      `frame ${hex(pfn)} left the TD without TDH.PHYMEM.PAGE.WBINVD of HKID ${tdx.hkid}: its cache lines may be written back over its next contents`,
+    );
   }
 }

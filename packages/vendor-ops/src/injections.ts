@@ -50,6 +50,12 @@ export const KVM_INJECTIONS = [
       'kvm_gmem_prepare_folio() skips clear_highpage(): a private page punched out and faulted in again is handed to the guest with the old contents of the reused frame',
   },
   {
+    name: 'reuse-without-wbinvd',
+    vm: 'tdx',
+    description:
+      "tdx_sept_remove_private_spte() skips tdh_phymem_page_wbinvd_hkid(): a page removed from the TD is cleared and reused while cache lines tagged with the TD's HKID may still be written back over it",
+  },
+  {
     name: 'snp-unassigned-private',
     vm: 'snp',
     description:

@@ -94,6 +94,13 @@ export class TdxOps implements KvmX86Ops {
   readonly tdcs: number[] = [];
   /** kvm_tdx->nr_premapped: mirror leaves waiting for INIT_MEM_REGION's PAGE.ADD. */
   nrPremapped = 0;
+  /**
+   * Frames removed from the TD (TDH.MEM.PAGE.REMOVE) whose cache lines tagged with the TD's
+   * HKID have not been written back and invalidated (TDH.PHYMEM.PAGE.WBINVD) yet. KVM flushes
+   * each right after its removal, so outside that window it stays empty: a frame left here can
+   * have dirty HKID-tagged lines written back over whatever its next owner puts there.
+   */
+  readonly hkidDirty = new Set<number>();
   /** kvm_tdx->attributes as passed to KVM_TDX_INIT_VM. */
   attributes = 0;
   /** kvm_tdx->wait_for_sept_zap: vCPUs may not enter while set. */
@@ -377,8 +384,14 @@ export class TdxOps implements KvmX86Ops {
     // tdx_sept_drop_private_spte()
     const remove = this.withBusyRetry(() => this.module.memPageRemove(this.tdr, gpa, tdxLevel));
     if (!isSuccess(remove)) return this.fail(remove);
-    const wb = this.module.phymemPageWbinvd(pfn * PAGE_SIZE, this.hkid);
-    if (!isSuccess(wb)) return this.fail(wb);
+    // The removed frame may hold lines tagged with the TD's HKID until the WBINVD below.
+    this.hkidDirty.add(pfn);
+    // tdh_phymem_page_wbinvd_hkid(); injection reuse-without-wbinvd skips it.
+    if (this.ctx.injected?.has('reuse-without-wbinvd') !== true) {
+      const wb = this.module.phymemPageWbinvd(pfn * PAGE_SIZE, this.hkid);
+      if (!isSuccess(wb)) return this.fail(wb);
+      this.hkidDirty.delete(pfn);
+    }
     this.ctx.pool.zero(pfn); // tdx_clear_page()
     return 0;
   }
