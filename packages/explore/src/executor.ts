@@ -223,6 +223,7 @@ export class StepExecutor {
 
   private memslot(a: OpArgsMap['memslot']): StepOutcome {
     const kvm = this.kvm;
+    if (a.hostHugePages === true) this.hugeBacking = true;
     let flags = 0;
     if (a.readonly) flags |= KVM_MEM_READONLY;
     if (a.logDirty) flags |= KVM_MEM_LOG_DIRTY_PAGES;
@@ -250,6 +251,7 @@ export class StepExecutor {
         ...(guestMemfd !== undefined
           ? { guestMemfd, guestMemfdOffset: a.guestMemfd?.offset ?? 0 }
           : {}),
+        ...(a.hostHugePages === true ? { hostHugePages: true } : {}),
       }),
     );
   }

@@ -306,20 +306,38 @@ function answerExit(ex: StepExecutor, vcpu: number, variant: number): StepOp {
   return { op: 'resume', args: { vcpu } };
 }
 
-/** Memslot changes: delete, re-create, move, a readonly or dirty-logged slot, overlaps. */
+/**
+ * Memslot changes: delete, re-create (with or without huge host backing), move, a readonly
+ * or dirty-logged slot, overlaps.
+ */
 function memslotStep(type: VmTypeName, variant: number, sizeClass: number): StepOp {
   const gmem = hasPrivateMemory(type) && sizeClass < 6 ? { offset: 0 } : null;
   const slot = 1 + (variant & 1);
   const base = (variant & 1) * 2 * MIB2;
-  const make = (gpa: number, size: number, readonly = false, logDirty = false): StepOp => ({
+  const make = (
+    gpa: number,
+    size: number,
+    readonly = false,
+    logDirty = false,
+    hostHugePages = false,
+  ): StepOp => ({
     op: 'memslot',
-    args: { slot, gpa, size, guestMemfd: size === 0 ? null : gmem, readonly, logDirty },
+    args: {
+      slot,
+      gpa,
+      size,
+      guestMemfd: size === 0 ? null : gmem,
+      readonly,
+      logDirty,
+      ...(hostHugePages ? { hostHugePages: true } : {}),
+    },
   });
   switch (variant >> 1) {
     case 0:
       return make(base, 0);
     case 1:
-      return make(base, 2 * MIB2);
+      // Half of the re-created slots get huge host backing (THP): shared 2M mappings.
+      return make(base, 2 * MIB2, false, false, sizeClass >= 4);
     case 2:
       return make(base + MIB2, MIB2, false, sizeClass >= 6);
     default:

@@ -57,6 +57,7 @@ export function stepBody(op: StepOp): string {
       }
       const flags = [...(m.readonly ? ['readonly'] : []), ...(m.logDirty ? ['log_dirty'] : [])];
       if (flags.length > 0) parts.push(`flags: [${flags.join(', ')}]`);
+      if (m.hostHugePages === true) parts.push('hostHugePages: true');
       break;
     }
     case 'accept':

@@ -34,7 +34,7 @@ import {
   pferrHas,
 } from '@kvmx/vendor-ops';
 import type { Kvm } from './kvm.js';
-import type { Memslot } from './memslot.js';
+import { KVM_LPAGE_MIXED_FLAG, type Memslot } from './memslot.js';
 import { RET_PF_EMULATE, RET_PF_RETRY } from './tdp-mmu.js';
 import { KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from './uapi.js';
 import type { Vcpu } from './vcpu.js';
@@ -258,8 +258,11 @@ function kvmMmuHugepageAdjust(kvm: Kvm, fault: PageFault): void {
   if (fault.maxLevel === PG_LEVEL_4K || fault.noslot || fault.slot === undefined) return;
   const slot = fault.slot;
   let level = Math.min(fault.maxLevel, KVM_MAX_HUGEPAGE_LEVEL) as PgLevel;
+  // Injection huge-over-mixed: hugepage_has_attrs() / the KVM_LPAGE_MIXED_FLAG test is lost,
+  // so a huge page over GFNs of mixed attributes is mapped whole.
+  const ignoreMixed = kvm.injected.has('huge-over-mixed') ? ~KVM_LPAGE_MIXED_FLAG : -1;
   for (; level > PG_LEVEL_4K; level--) {
-    if (slot.disallowLpage(fault.gfn, level) === 0) break;
+    if ((slot.disallowLpage(fault.gfn, level) & ignoreMixed) === 0) break;
   }
   if (!fault.isPrivate && level > PG_LEVEL_4K) {
     const host = kvm.vmm.hostMappingLevel(slot.gfnToHvaPage(fault.gfn));

@@ -221,3 +221,44 @@ describe('hkid-flushed', () => {
     expect(checkInvariantsAt(kvm, 0, 1)).toMatchObject([{ invariant: 'hkid-flushed' }]);
   });
 });
+
+describe('huge-over-mixed', () => {
+  /** A huge-backed sw_protected slot, one page converted to private, then a shared fault. */
+  function refaultHuge(inject: readonly string[]) {
+    const kvm = must(Kvm.create({ type: 'sw_protected', inject }));
+    const vcpu = must(kvm.createVcpu());
+    const fd = must(kvm.createGuestMemfd({ size: 0x200000 }));
+    must(
+      kvm.setUserMemoryRegion2({
+        slot: 1,
+        flags: KVM_MEM_GUEST_MEMFD,
+        guestPhysAddr: 0x40000000,
+        memorySize: 0x200000,
+        guestMemfd: fd,
+        hostHugePages: true,
+      }),
+    );
+    must(
+      kvm.setMemoryAttributes({
+        address: 0x40005000,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    expect(vcpu.write(0x40000000, 8, 1).exit).toBeNull();
+    return kvm;
+  }
+
+  it('a shared fault next to a private page maps 4K when the 2M range is mixed', () => {
+    const kvm = refaultHuge([]);
+    const root = kvm.mmu.directRoot;
+    if (root === null) throw new Error('no direct root');
+    expect(kvm.mmu.lookup(root, 0x40000)?.level).toBe(1);
+    expectClean(kvm);
+  });
+
+  it('fires when kvm_mmu_hugepage_adjust() ignores KVM_LPAGE_MIXED_FLAG', () => {
+    const kvm = refaultHuge(['huge-over-mixed']);
+    expect(names(kvm)).toEqual(['attributes-respected', 'no-mixed-huge']);
+  });
+});

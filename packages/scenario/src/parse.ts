@@ -286,6 +286,7 @@ function normalizeArgs(op: OpName, raw: unknown): unknown {
         guestMemfd,
         readonly: flags.includes('readonly'),
         logDirty: flags.includes('log_dirty'),
+        ...(m.hostHugePages === true ? { hostHugePages: true } : {}),
       } satisfies OpArgsMap['memslot'];
     }
     case 'initMemRegion':

@@ -424,6 +424,7 @@ class Runner {
         ...(guestMemfd !== undefined
           ? { guestMemfd, guestMemfdOffset: a.guestMemfd?.offset ?? 0 }
           : {}),
+        ...(a.hostHugePages === true ? { hostHugePages: true } : {}),
       }),
     );
   }

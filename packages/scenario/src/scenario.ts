@@ -56,6 +56,8 @@ export interface OpArgsMap {
     readonly guestMemfd: GuestMemfdBinding | null;
     readonly readonly: boolean;
     readonly logDirty: boolean;
+    /** The VMM backs the slot with huge pages (THP / hugetlbfs): shared 2M mappings possible. */
+    readonly hostHugePages?: boolean;
   };
   setAttributes: Range & { readonly private: boolean };
   punchHole: Range;

@@ -167,6 +167,7 @@ const memslotBody = z.strictObject({
     )
     .optional(),
   flags: z.array(z.enum(MEMSLOT_FLAGS)).optional(),
+  hostHugePages: bool.optional(),
 });
 
 const seamcallBody = z.strictObject({

@@ -56,6 +56,12 @@ export const KVM_INJECTIONS = [
       "tdx_sept_remove_private_spte() skips tdh_phymem_page_wbinvd_hkid(): a page removed from the TD is cleared and reused while cache lines tagged with the TD's HKID may still be written back over it",
   },
   {
+    name: 'huge-over-mixed',
+    vm: 'sw_protected',
+    description:
+      'kvm_mmu_hugepage_adjust() ignores KVM_LPAGE_MIXED_FLAG (hugepage_has_attrs()): a huge page spanning GFNs of mixed attributes is mapped whole',
+  },
+  {
     name: 'snp-unassigned-private',
     vm: 'snp',
     description:
