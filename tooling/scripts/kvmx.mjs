@@ -30,6 +30,9 @@ function newestSource() {
   return newest;
 }
 
+// `--bundle-only` (the root postinstall): build the bundle now so the first `pnpm -s kvmx`
+// after `pnpm install` starts at full speed; never fail the install over it.
+const bundleOnly = process.argv[2] === '--bundle-only';
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < newestSource()) {
   const { build } = await import('esbuild');
   await build({
@@ -49,4 +52,4 @@ if (!existsSync(stamp) || statSync(stamp).mtimeMs < newestSource()) {
     sourcemap: 'inline',
   });
 }
-await import(pathToFileURL(stamp).href);
+if (!bundleOnly) await import(pathToFileURL(stamp).href);
