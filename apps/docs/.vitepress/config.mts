@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type DefaultTheme, defineConfig } from 'vitepress';
+import { CORE_PACKAGES } from '../src/core-packages.ts';
 
 const SOURCE_CONDITION = '@kvmx/source';
 
@@ -11,6 +12,14 @@ const apiSidebarFile = fileURLToPath(new URL('../api/typedoc-sidebar.json', impo
 const apiSidebar: DefaultTheme.SidebarItem[] = existsSync(apiSidebarFile)
   ? (JSON.parse(readFileSync(apiSidebarFile, 'utf8')) as DefaultTheme.SidebarItem[])
   : [];
+
+// "By example" pages (by-example/<pkg>.md, each including the tested programs of
+// src/examples/<pkg>/): listed from the files present, in layer order, so a page not written yet
+// is never a dead link.
+const byExampleItems: DefaultTheme.SidebarItem[] = CORE_PACKAGES.filter((pkg) =>
+  existsSync(fileURLToPath(new URL(`../by-example/${pkg}.md`, import.meta.url))),
+).map((pkg) => ({ text: `@kvmx/${pkg}`, link: `/by-example/${pkg}` }));
+const byExampleGroup: DefaultTheme.SidebarItem = { text: 'By example', items: byExampleItems };
 
 const guideSidebar: DefaultTheme.SidebarItem[] = [
   {
@@ -32,6 +41,7 @@ const guideSidebar: DefaultTheme.SidebarItem[] = [
       { text: 'Exits', link: '/concepts/exits' },
     ],
   },
+  ...(byExampleItems.length > 0 ? [byExampleGroup] : []),
   {
     text: 'History',
     items: [{ text: 'The seed discussion', link: '/history/seed-discussion' }],
@@ -53,13 +63,21 @@ export default defineConfig({
   outDir: './dist',
   // Keep Vite's cache out of the tree that Biome lints.
   cacheDir: './node_modules/.vitepress-cache',
-  srcExclude: ['README.md', 'e2e/**', 'scripts/**', '.api-*/**'],
+  srcExclude: ['README.md', 'e2e/**', 'scripts/**', 'src/**', '.api-*/**'],
   lastUpdated: false,
   head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   themeConfig: {
     nav: [
       { text: 'Guide', link: '/guide/getting-started' },
       { text: 'Concepts', link: '/concepts/gpa-gfn-shared-bit' },
+      ...(byExampleItems.length > 0
+        ? [
+            {
+              text: 'By example',
+              items: byExampleItems.map((i) => ({ text: i.text ?? '', link: i.link ?? '' })),
+            },
+          ]
+        : []),
       { text: 'Seed discussion', link: '/history/seed-discussion' },
       { text: 'Decoder', link: '/decoder' },
       { text: 'Playground', link: '/playground' },
@@ -67,6 +85,7 @@ export default defineConfig({
     ],
     sidebar: {
       '/api/': [{ text: 'API reference', link: '/api/', items: apiSidebar }],
+      '/by-example/': [byExampleGroup, ...guideSidebar.filter((g) => g !== byExampleGroup)],
       '/': guideSidebar,
     },
     search: { provider: 'local' },

@@ -8,12 +8,21 @@
 // (`apt-get install -y chromium`; KVMX_CHROMIUM overrides the path).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { pageIncludes } from '../src/example-coverage.js';
 import { type StaticServer, serveStatic } from './static-server.js';
 
 const DOCS_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -305,6 +314,44 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
     await expect(page.locator('.vp-doc').textContent()).resolves.toContain('DecodeOptions');
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  test('each by-example page is in the nav and sidebar, shows its programs, and its API page links to it', async () => {
+    const dir = join(DOCS_DIR, 'by-example');
+    const pkgs = readdirSync(dir)
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => n.slice(0, -'.md'.length));
+    expect(pkgs).toContain('address');
+    for (const pkg of pkgs) {
+      const path = `/by-example/${pkg}`;
+      const { page, problems } = await open(path);
+      await expect(page.locator('h1').first().textContent(), path).resolves.toContain(
+        `@kvmx/${pkg}`,
+      );
+      await expect(page.locator(`.VPSidebar a[href="${path}"]`).count(), path).resolves.toBe(1);
+      await expect(page.locator(`.VPNav a[href="${path}"]`).count(), path).resolves.toBeGreaterThan(
+        0,
+      );
+      // One highlighted TypeScript block per included example, each importing the package.
+      const included = pageIncludes(readFileSync(join(dir, `${pkg}.md`), 'utf8'));
+      const blocks = page.locator('.vp-doc div.language-ts');
+      await expect(blocks.count(), path).resolves.toBe(included.length);
+      for (const text of await blocks.allTextContents()) {
+        expect(text, path).toContain('node:assert/strict');
+        expect(text, path).toMatch(/from '@kvmx\//);
+      }
+      if (pkg === 'address') await page.screenshot({ path: join(SCREENSHOTS, 'by-example.png') });
+      expect(problems, path).toEqual([]);
+      await page.close();
+
+      const api = await open(`/api/@kvmx/${pkg}/`);
+      const link = api.page.locator(`.vp-doc a[href="${path}"]`);
+      await expect(link.count(), `/api/@kvmx/${pkg}/`).resolves.toBe(1);
+      await link.click();
+      await api.page.waitForURL(`**${path}`);
+      expect(api.problems, `/api/@kvmx/${pkg}/`).toEqual([]);
+      await api.page.close();
+    }
   });
 
   test('every guide, concept and interactive page loads with no console error', async () => {

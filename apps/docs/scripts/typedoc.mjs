@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Application } from 'typedoc';
+import { Application, ReflectionKind } from 'typedoc';
 
 const docsDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const packagesDir = resolve(docsDir, '../../packages');
@@ -45,6 +45,16 @@ const app = await Application.bootstrapWithPlugins({
   sanitizeComments: true,
   validation: { notExported: false, invalidLink: true, notDocumented: false },
   logLevel: process.env.KVMX_TYPEDOC_LOG ?? 'Warn',
+});
+// Each package's API page links to its "by example" page (by-example/<pkg>.md, tested programs
+// using every export), when that page exists — so a link is never dead.
+const byExampleDir = join(docsDir, 'by-example');
+app.renderer.markdownHooks.on('content.begin', (context) => {
+  const model = context.page.model;
+  if (!model.kindOf?.(ReflectionKind.Module) || !model.name.startsWith('@kvmx/')) return '';
+  const pkg = model.name.slice('@kvmx/'.length);
+  if (!existsSync(join(byExampleDir, `${pkg}.md`))) return '';
+  return `::: tip Examples\nSmall tested programs using the exports of \`${model.name}\`: [${model.name} by example](/by-example/${pkg}).\n:::`;
 });
 try {
   const project = await app.convert();
