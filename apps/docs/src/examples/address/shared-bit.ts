@@ -32,7 +32,7 @@ const snp: VmAddressing = { vmType: 'snp', gpaw: 48 };
 
 assert.deepEqual(GPAW_VALUES, [48, 52]);
 assert.equal(isGpaw(52), true);
-assert.equal(isGpaw(57), false); // CPUID 0x80000008 may say 57 for LA57 hosts; a TD cannot
+assert.equal(isGpaw(57), false); // TD_PARAMS has one GPAW bit: 48 or 52, nothing else
 const widths: Gpaw[] = GPAW_VALUES.filter((w) => tdxRootLevel(w) === 5);
 assert.deepEqual(widths, [52]); // tdx_td_init(): 5-level EPT exactly when GPAW is 52
 assert.equal(tdxRootLevel(48), 4);
