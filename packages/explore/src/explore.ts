@@ -11,7 +11,7 @@
 import type { VmTypeName } from '@kvmx/address';
 import type { StepOp, VmConfig } from '@kvmx/scenario';
 import fc from 'fast-check';
-import { StepExecutor, type StepOutcome } from './executor.js';
+import { StepExecutor, type StepOutcome, stepOutcome } from './executor.js';
 import { decodeStep, exploreVmConfig, prologue, STEP_CODE_LIMIT } from './generate.js';
 import { type RecordedStep, reproYaml } from './repro.js';
 
@@ -87,7 +87,7 @@ export function runSequence(
     if (!ex.canRun(op)) return null;
     let outcome: StepOutcome;
     try {
-      outcome = ex.execute(op);
+      outcome = stepOutcome(op, ex.execute(op));
     } catch (e) {
       if (record) recorded.push({ op, outcome: {} });
       ran++;

@@ -1,5 +1,5 @@
 export { type AdversarialInput, adversarialScenario, aliasBomb } from './adversarial.js';
-export { StepExecutor, type StepOutcome } from './executor.js';
+export { StepExecutor, type StepOutcome, stepOutcome } from './executor.js';
 export {
   type ExploreOptions,
   type ExploreReport,

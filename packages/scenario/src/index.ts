@@ -80,6 +80,7 @@ export {
   topSchema,
   vmSchema,
 } from './schema.js';
+export type { SeamcallStatus } from './seamcall.js';
 export {
   prepareScenario,
   runScenarios,
@@ -87,4 +88,12 @@ export {
   type SessionOptions,
   type SessionResult,
 } from './session.js';
+export {
+  MAX_AUTO_EXITS,
+  StepExecutor,
+  type StepExecutorOptions,
+  type StepResult,
+  touchedRange,
+  type VmSetupFailure,
+} from './step-executor.js';
 export { formatEvent, formatSummary, PLAIN_STYLE, type TraceStyle } from './trace.js';

@@ -1,29 +1,18 @@
-// The runner: executes a planned scenario against @kvmx/kvm-x86, step by step, forwarding the
-// facade's events, checking each step's expectations, and running the invariant checker after
-// every step. Deterministic: the model has no hidden randomness, and the few process-wide
+// The runner: executes a planned scenario against @kvmx/kvm-x86, step by step, through the
+// step executor (step-executor.ts), forwarding the facade's events, checking each step's
+// expectations, and running the invariant checker after every step. Deterministic: the model has no hidden randomness, and the few process-wide
 // numbers the facade hands out (guest_memfd descriptors) are renumbered per run, so the same
 // file and seed give the same event stream byte for byte.
 
 import { canonicalGfn, hex, PAGE_SIZE } from '@kvmx/address';
 import {
   checkAndReport,
-  errnoName,
   exitFields,
   exitReasonName,
-  FALLOC_FL_KEEP_SIZE,
-  FALLOC_FL_PUNCH_HOLE,
-  KVM_CAP_EXIT_HYPERCALL,
-  KVM_EXIT_HYPERCALL,
-  KVM_MEM_GUEST_MEMFD,
-  KVM_MEM_LOG_DIRTY_PAGES,
-  KVM_MEM_READONLY,
-  KVM_MEMORY_ATTRIBUTE_PRIVATE,
-  Kvm,
+  type Kvm,
   type KvmEvent,
   type KvmExit,
-  type KvmResult,
   type RunResult,
-  type Vcpu,
 } from '@kvmx/kvm-x86';
 import { diagnostic, type ScenarioDiagnostic } from './diagnostic.js';
 import {
@@ -35,19 +24,8 @@ import {
   type StepEvent,
 } from './events.js';
 import type { PlannedStep, RunPlan } from './plan.js';
-import type { Expect, OpArgsMap, SnpPageTypeName, Step } from './scenario.js';
-import { rawSeamcall } from './seamcall.js';
-
-/**
- * KVM_HC_MAP_GPA_RANGE and its ENCRYPTED attribute (include/uapi/linux/kvm_para.h). Owned by
- * @kvmx/vendor-ops, which this package cannot import directly; kept here until @kvmx/kvm-x86
- * re-exports them.
- */
-const KVM_HC_MAP_GPA_RANGE = 12;
-const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
-
-/** Most KVM_RUNs one guest step may take while the runner answers exits for it. */
-const MAX_AUTO_EXITS = 10_000;
+import type { Expect, OpArgsMap, Step } from './scenario.js';
+import { StepExecutor, type StepResult } from './step-executor.js';
 
 export interface RunOptions {
   /** Receives every event, in order. */
@@ -95,10 +73,9 @@ export function runPlan(plan: RunPlan, options: RunOptions = {}): RunOutcome {
 
 class Runner {
   private readonly counts = emptyCounts();
+  private ex: StepExecutor | null = null;
+  /** The VM (also when its set-up failed after KVM_CREATE_VM, for `capture`). */
   private kvm: Kvm | null = null;
-  private vcpus: Vcpu[] = [];
-  /** guest_memfd ids of the scenario → fds. */
-  private readonly gmemById = new Map<number, number>();
   /** Facade fd → the run's own number (1, 2, …), for determinism across runs. */
   private readonly fdNumbers = new Map<number, number>();
   private stepSeamcalls: string[] = [];
@@ -106,8 +83,6 @@ class Runner {
   private stepViolations = 0;
   /** Violations already reported: a lasting one is reported (and counted) once. */
   private readonly seenViolations = new Set<string>();
-  /** vCPUs stopped by a #VE (their pending operation is an access to a PENDING page). */
-  private readonly pendingVe = new Set<number>();
   private captured = false;
 
   constructor(
@@ -193,54 +168,21 @@ class Runner {
     };
   }
 
-  /** KVM_CREATE_VM, the per-type init, KVM_CREATE_VCPU × n, KVM_ENABLE_CAP(EXIT_HYPERCALL). */
+  /** The VM of the `vm` section, set up by the step executor with the runner listening. */
   private createVm(): string | undefined {
     const vm = this.plan.vm;
-    const r = Kvm.create({
-      type: vm.type,
-      gpaw: vm.gpaw,
-      septVeDisable: vm.septVeDisable,
-      ...(vm.inject !== undefined ? { inject: [vm.inject] } : {}),
-      ...(isSevType(vm.type) ? { cbit: vm.cbit } : {}),
-    });
-    if (!r.ok && vm.inject !== undefined) {
-      return `vm.inject: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: is "${vm.inject}" an injection this model has (kvmx explore --list-injections)?`;
+    const ex = StepExecutor.open(vm, { onEvent: this.onKvmEvent });
+    if (ex instanceof StepExecutor) {
+      this.ex = ex;
+      this.kvm = ex.kvm;
+      return undefined;
     }
-    if (!r.ok) {
-      return `vm.type: KVM_CREATE_VM(${vm.type}) failed with ${r.error}: the model does not run ${vm.type} VMs yet`;
+    if (ex.kvm !== undefined) this.kvm = ex.kvm;
+    if (ex.ioctl !== 'KVM_CREATE_VM') return ex.message;
+    if (vm.inject !== undefined) {
+      return `vm.inject: KVM_CREATE_VM(${vm.type}) failed with ${ex.error}: is "${vm.inject}" an injection this model has (kvmx explore --list-injections)?`;
     }
-    const kvm = r.value;
-    this.kvm = kvm;
-    kvm.events.on(this.onKvmEvent);
-    if (vm.type === 'tdx') {
-      const init = kvm.tdxInitVm({ maxVcpus: vm.vcpus });
-      if (!init.ok) return `KVM_TDX_INIT_VM failed with ${init.error}`;
-    }
-    if (isSevType(vm.type)) {
-      // vm_sev_launch(): KVM_SEV_INIT2, then for SNP KVM_SEV_SNP_LAUNCH_START (default policy).
-      const init = kvm.sevInit2();
-      if (!init.ok) return `KVM_SEV_INIT2 failed with ${init.error}`;
-      if (vm.type === 'snp') {
-        const start = kvm.snpLaunchStart();
-        if (!start.ok) return `KVM_SEV_SNP_LAUNCH_START failed with ${start.error}`;
-      }
-    }
-    for (let i = 0; i < vm.vcpus; i++) {
-      const v = kvm.createVcpu();
-      if (!v.ok) return `KVM_CREATE_VCPU(${i}) failed with ${v.error}`;
-      const vcpu = v.value;
-      if (vm.type === 'tdx') {
-        const init = kvm.tdxInitVcpu(vcpu);
-        if (!init.ok) return `KVM_TDX_INIT_VCPU(${i}) failed with ${init.error}`;
-        vcpu.autoAccept = vm.autoAccept;
-      }
-      this.vcpus.push(vcpu);
-    }
-    if (vm.exitHypercall) {
-      const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
-      if (!c.ok) return `KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed with ${c.error}`;
-    }
-    return undefined;
+    return `vm.type: KVM_CREATE_VM(${vm.type}) failed with ${ex.error}: the model does not run ${vm.type} VMs yet`;
   }
 
   private runStep(planned: PlannedStep): ScenarioDiagnostic | undefined {
@@ -308,251 +250,32 @@ class Runner {
   // ---- operations --------------------------------------------------------------------------
 
   private execute(step: Step): OpOutcome {
+    const ex = this.ex;
     const kvm = this.kvm;
-    if (kvm === null) return { badInput: 'no VM' };
-    switch (step.op) {
-      case 'memslot':
-        return this.memslot(kvm, step.args);
-      case 'setAttributes':
-        return fromResult(
-          kvm.setMemoryAttributes({
-            address: step.args.gpa,
-            size: step.args.size,
-            attributes: step.args.private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
-          }),
-        );
-      case 'punchHole':
-      case 'allocate':
-        return this.fallocate(kvm, step.args, step.op === 'punchHole');
-      case 'hostWrite':
-        return fromResult(
-          kvm.hostWrite(step.args.gpa, new Uint8Array(step.args.size).fill(step.args.byte)),
-        );
-      case 'hostRead': {
-        const r = kvm.hostRead(step.args.gpa, step.args.size);
-        return r.ok ? { data: r.value } : { error: r.error };
-      }
-      case 'invalidateHva':
-        return fromResult(kvm.invalidateHva(step.args.gpa, step.args.size));
-      case 'preFault': {
-        const v = this.vcpus[step.args.vcpu];
-        if (v === undefined) return { badInput: `vCPU ${step.args.vcpu} does not exist` };
-        const r = kvm.preFaultMemory(v, step.args.gpa, step.args.size);
-        return r.ok ? { value: { mapped: hex(r.value) } } : { error: r.error };
-      }
-      case 'destroy':
-        if (!this.captured) {
-          this.captured = true;
-          this.options.capture?.(kvm);
-        }
-        kvm.destroy();
-        return {};
-      case 'check':
-        return { check: this.check(kvm, step.args) };
-      case 'write':
-      case 'read':
-      case 'mapGpa':
-      case 'hypercall':
-      case 'resume':
-        return this.guest(step);
-      case 'initMemRegion':
-        return this.initMemRegion(kvm, step.args);
-      case 'finalize':
-        if (kvm.sev !== null) return fromResult(kvm.snpLaunchFinish());
-        if (kvm.tdx === null) return { badInput: 'finalize is modelled for TDX and SNP only' };
-        return fromResult(kvm.tdxFinalizeVm());
-      case 'seamcall': {
-        const r = rawSeamcall(kvm, step.args);
-        if ('badInput' in r) return { badInput: r.badInput };
-        const status = this.stepStatuses.at(-1);
-        return { ...(status !== undefined ? { status } : {}), value: r.outputs };
-      }
-      case 'accept':
-        return this.guest(step);
-      case 'pvalidate':
-        return this.guest(step);
+    if (ex === null || kvm === null) return { badInput: 'no VM' };
+    if (step.op === 'check') return { check: this.check(kvm, step.args) };
+    if (step.op === 'destroy' && !this.captured) {
+      this.captured = true;
+      this.options.capture?.(kvm);
     }
+    return this.outcome(ex.execute(step));
   }
 
-  /**
-   * KVM_TDX_INIT_MEM_REGION: the source is the memslot's shared backing at the same GPA; the
-   * ioctl counts pages, so a size that is not whole pages is refused as the VMM would.
-   */
-  private initMemRegion(kvm: Kvm, a: OpArgsMap['initMemRegion']): OpOutcome {
-    if (kvm.sev !== null) {
-      // KVM_SEV_SNP_LAUNCH_UPDATE: `pageType`, or NORMAL (UNMEASURED with measure: false).
-      const name = a.pageType ?? (a.measure ? 'normal' : 'unmeasured');
-      const r = kvm.snpLaunchUpdate({ gpa: a.gpa, size: a.size, type: SNP_PAGE_TYPES[name] });
-      return r.ok ? { value: { pages: hex(r.value) } } : { error: r.error };
-    }
-    if (a.pageType !== undefined) return { badInput: 'initMemRegion: pageType is for SNP VMs' };
-    if (kvm.tdx === null) return { badInput: 'initMemRegion is modelled for TDX and SNP only' };
-    if (a.size === 0 || a.size % PAGE_SIZE !== 0) return { error: 'EINVAL' };
-    const vcpu = this.vcpus[0];
-    if (vcpu === undefined) return { badInput: 'the VM has no vCPU' };
-    const r = kvm.tdxInitMemRegion(vcpu, { gpa: a.gpa, nrPages: a.size / PAGE_SIZE }, a.measure);
-    return r.ok ? { value: { pages: hex(r.value) } } : { error: r.error };
-  }
-
-  private memslot(kvm: Kvm, a: OpArgsMap['memslot']): OpOutcome {
-    let flags = 0;
-    if (a.readonly) flags |= KVM_MEM_READONLY;
-    if (a.logDirty) flags |= KVM_MEM_LOG_DIRTY_PAGES;
-    let guestMemfd: number | undefined;
-    if (a.guestMemfd !== null && a.size !== 0) {
-      flags |= KVM_MEM_GUEST_MEMFD;
-      const id = a.guestMemfd.id;
-      const existing = id === undefined ? undefined : this.gmemById.get(id);
-      if (existing !== undefined) guestMemfd = existing;
-      else {
-        // KVM_CREATE_GUEST_MEMFD, as the VMM does before binding a slot to it.
-        // Default: just large enough for the binding, in whole pages.
-        const size =
-          a.guestMemfd.size ?? Math.ceil((a.guestMemfd.offset + a.size) / PAGE_SIZE) * PAGE_SIZE;
-        const r = kvm.createGuestMemfd({ size });
-        if (!r.ok) return { error: r.error };
-        guestMemfd = r.value;
-        if (id !== undefined) this.gmemById.set(id, r.value);
-      }
-    }
-    return fromResult(
-      kvm.setUserMemoryRegion2({
-        slot: a.slot,
-        flags,
-        guestPhysAddr: a.gpa,
-        memorySize: a.size,
-        ...(guestMemfd !== undefined
-          ? { guestMemfd, guestMemfdOffset: a.guestMemfd?.offset ?? 0 }
-          : {}),
-        ...(a.hostHugePages === true ? { hostHugePages: true } : {}),
-      }),
-    );
-  }
-
-  /**
-   * fallocate() on the guest_memfd behind [gpa, gpa+size): offset = the slot's guest_memfd
-   * offset + (gpa − slot gpa), no rounding; EINVAL unless the range lies inside one
-   * guest_memfd-bound slot (CONTRACTS §2).
-   */
-  private fallocate(kvm: Kvm, a: OpArgsMap['punchHole'], punch: boolean): OpOutcome {
-    const gfn = Math.floor(a.gpa / PAGE_SIZE);
-    const slot = kvm.gfnToMemslot(gfn);
-    const file = slot?.gmem?.file;
-    if (slot === undefined || file === undefined || file === null) return { error: 'EINVAL' };
-    const slotGpa = slot.baseGfn * PAGE_SIZE;
-    if (a.gpa + a.size > slot.endGfn * PAGE_SIZE) return { error: 'EINVAL' };
-    const offset = (slot.gmem?.pgoff ?? 0) * PAGE_SIZE + (a.gpa - slotGpa);
-    const mode = FALLOC_FL_KEEP_SIZE | (punch ? FALLOC_FL_PUNCH_HOLE : 0);
-    return fromResult(kvm.gmemFallocate(file.fd, mode, offset, a.size));
-  }
-
-  /** A guest operation: one KVM_RUN, plus the runner's automatic answers to exits. */
-  private guest(step: Step): OpOutcome {
-    const args = step.args as { vcpu: number };
-    const vcpu = this.vcpus[args.vcpu];
-    if (vcpu === undefined) return { badInput: `vCPU ${args.vcpu} does not exist` };
-    const veAccept = step.op === 'accept' && this.pendingVe.has(args.vcpu);
-    if (step.op !== 'resume' && vcpu.hasPendingExit && !veAccept) {
-      return {
-        badInput: `${step.op} on vCPU ${args.vcpu}, which has a pending exit; continue it with resume first`,
-      };
-    }
-    let r: RunResult;
-    switch (step.op) {
-      case 'write':
-        r = vcpu.write(step.args.gpa, step.args.size, step.args.byte, accessOptions(step.args));
-        break;
-      case 'read':
-        r = vcpu.read(step.args.gpa, step.args.size, accessOptions(step.args));
-        break;
-      case 'mapGpa':
-        r = vcpu.mapGpa(step.args.gpa, step.args.size, step.args.shared);
-        break;
-      case 'hypercall': {
-        // Hypercall arguments are registers: 64-bit values the guest puts in RBX, RCX, RDX.
-        const [a0 = 0n, a1 = 0n, a2 = 0n] = step.args.args;
-        const big = [step.args.nr, a0, a1, a2].find((v) => v >= 1n << 53n);
-        if (big !== undefined) {
-          return {
-            badInput: `hypercall values at or above 2^53 are not modelled (0x${big.toString(16)})`,
-          };
-        }
-        r = vcpu.hypercall(Number(step.args.nr), Number(a0), Number(a1), Number(a2));
-        break;
-      }
-      case 'resume':
-        r = vcpu.resume(step.args.ret === undefined ? 0 : signed64(step.args.ret));
-        break;
-      case 'pvalidate':
-        r = vcpu.pvalidate(step.args.gpa, step.args.size, step.args.validate);
-        break;
-      case 'accept':
-        if (step.args.level !== 1) {
-          return { badInput: 'accept: only 4K accepts (level 1) are modelled' };
-        }
-        r = vcpu.accept(step.args.gpa, step.args.size);
-        break;
-      default:
-        return { badInput: `${step.op} is not a guest operation` };
-    }
-    r = this.autoAnswer(vcpu, r);
-    if (step.op === 'resume' || !veAccept) this.pendingVe.delete(args.vcpu);
-    const out: OpOutcome = { exit: r.exit };
-    if (r.ve !== undefined) {
-      // A #VE the guest did not handle: the access stops, the scenario accepts and resumes.
-      this.pendingVe.add(args.vcpu);
-      out.exit = 've';
-      out.value = { ve: hex(r.ve) };
-    }
-    if (r.ret < 0) out.error = errnoOf(r.ret);
+  /** A step's result as the runner states it: values as hex, the #VE as an exit named `ve`. */
+  private outcome(r: StepResult): OpOutcome {
+    if (r.badInput !== undefined) return { badInput: r.badInput };
+    const out: OpOutcome = {};
+    if (r.error !== undefined) out.error = r.error;
     if (r.data !== undefined) out.data = r.data;
-    if (r.status !== undefined) out.status = r.status;
-    if (r.hypercallRet !== undefined) out.value = { ...out.value, ret: hex64(r.hypercallRet) };
-    if (r.tdvmcall !== undefined) {
-      out.value = { ...out.value, tdvmcall: r.tdvmcall.status, r11: hex(r.tdvmcall.r11) };
+    if (r.mapped !== undefined) out.value = { mapped: hex(r.mapped) };
+    if (r.pages !== undefined) out.value = { pages: hex(r.pages) };
+    if (r.seamcall !== undefined) {
+      const status = this.stepStatuses.at(-1);
+      if (status !== undefined) out.status = status;
+      out.value = r.seamcall.outputs;
     }
-    // SNP: what the guest saw — a #VC, a PVALIDATE's outcome, a failed page-state change.
-    if (r.vc !== undefined) out.value = { ...out.value, vc: hex(r.vc), gpa: hex(r.vcGpa ?? 0) };
-    if (r.pvalidated !== undefined) {
-      out.value = {
-        ...out.value,
-        pages4k: hex(r.pvalidated.pages4k),
-        pages2m: hex(r.pvalidated.pages2m),
-      };
-    }
-    if (r.pvalidateRc !== undefined) {
-      out.value = {
-        ...out.value,
-        pvalidate: pvalidateRcName(r.pvalidateRc),
-        gpa: hex(r.pvalidateGpa ?? 0),
-      };
-    }
-    if (r.pscError !== undefined) out.value = { ...out.value, pscError: hex(r.pscError) };
+    if (r.run !== undefined) guestOutcome(r.run, out);
     return out;
-  }
-
-  /**
-   * vm.autoConvert: answer KVM_HC_MAP_GPA_RANGE exits as the selftests' VMM does —
-   * KVM_SET_MEMORY_ATTRIBUTES over [args[0], args[0] + args[1] pages) with PRIVATE iff the
-   * ENCRYPTED attribute is set, then KVM_RUN again with ret 0 (or the errno on failure).
-   */
-  private autoAnswer(vcpu: Vcpu, first: RunResult): RunResult {
-    let r = first;
-    const kvm = this.kvm;
-    if (kvm === null || !this.plan.vm.autoConvert) return r;
-    for (let n = 0; n < MAX_AUTO_EXITS; n++) {
-      const exit = r.exit;
-      if (exit === null || exit.reason !== KVM_EXIT_HYPERCALL || exit.nr !== KVM_HC_MAP_GPA_RANGE)
-        return r;
-      const [gpa, npages, attrs] = exit.args;
-      const set = kvm.setMemoryAttributes({
-        address: gpa,
-        size: npages * PAGE_SIZE,
-        attributes: (attrs & KVM_MAP_GPA_RANGE_ENCRYPTED) !== 0 ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
-      });
-      r = vcpu.resume(set.ok ? 0 : -set.errno);
-    }
-    return r;
   }
 
   // ---- check ---------------------------------------------------------------------------------
@@ -697,23 +420,42 @@ class Runner {
   }
 }
 
-function fromResult(r: KvmResult<unknown>): OpOutcome {
-  return r.ok ? {} : { error: r.error };
+/**
+ * What a guest operation did, as the runner states it: the exit (`ve` for a #VE the guest
+ * did not handle, which the scenario answers by accepting and resuming), the bytes read,
+ * the TDX status, and what the guest saw (hypercall return, TDVMCALL, #VC, PVALIDATE, a
+ * failed page-state change) as hex values. `out.error` is already the failed KVM_RUN's.
+ */
+function guestOutcome(r: RunResult, out: OpOutcome): void {
+  out.exit = r.exit;
+  if (r.ve !== undefined) {
+    out.exit = 've';
+    out.value = { ve: hex(r.ve) };
+  }
+  if (r.data !== undefined) out.data = r.data;
+  if (r.status !== undefined) out.status = r.status;
+  if (r.hypercallRet !== undefined) out.value = { ...out.value, ret: hex64(r.hypercallRet) };
+  if (r.tdvmcall !== undefined) {
+    out.value = { ...out.value, tdvmcall: r.tdvmcall.status, r11: hex(r.tdvmcall.r11) };
+  }
+  // SNP: what the guest saw — a #VC, a PVALIDATE's outcome, a failed page-state change.
+  if (r.vc !== undefined) out.value = { ...out.value, vc: hex(r.vc), gpa: hex(r.vcGpa ?? 0) };
+  if (r.pvalidated !== undefined) {
+    out.value = {
+      ...out.value,
+      pages4k: hex(r.pvalidated.pages4k),
+      pages2m: hex(r.pvalidated.pages2m),
+    };
+  }
+  if (r.pvalidateRc !== undefined) {
+    out.value = {
+      ...out.value,
+      pvalidate: pvalidateRcName(r.pvalidateRc),
+      gpa: hex(r.pvalidateGpa ?? 0),
+    };
+  }
+  if (r.pscError !== undefined) out.value = { ...out.value, pscError: hex(r.pscError) };
 }
-
-/** The SEV family: KVM_SEV_INIT2 at creation, the C-bit position from `vm.cbit`. */
-function isSevType(type: string): boolean {
-  return type === 'sev' || type === 'sev_es' || type === 'snp';
-}
-
-/** KVM_SEV_SNP_PAGE_TYPE_* by the scenario's `pageType` names (include/uapi/linux/kvm.h). */
-const SNP_PAGE_TYPES: Readonly<Record<SnpPageTypeName, number>> = {
-  normal: 1,
-  zero: 3,
-  unmeasured: 4,
-  secrets: 5,
-  cpuid: 6,
-};
 
 /** Linux's names for PVALIDATE's return codes (arch/x86/include/asm/sev.h). */
 function pvalidateRcName(rc: number): string {
@@ -751,22 +493,8 @@ function checkRmp(
     : { ok: false, detail: `${what}: ${found}; ${problems.join(', ')}` };
 }
 
-function accessOptions(a: { private?: boolean }): { private?: boolean } {
-  return a.private === undefined ? {} : { private: a.private };
-}
-
-/** A u64 register value as the signed number the facade takes (-22 for 2^64 − 22). */
-function signed64(v: bigint): number {
-  return Number(v >= 1n << 63n ? v - (1n << 64n) : v);
-}
-
 function hex64(n: number): string {
   return n < 0 ? `0x${((1n << 64n) + BigInt(n)).toString(16)}` : hex(n);
-}
-
-/** The errno name of a negative return, as the facade names it. */
-function errnoOf(ret: number): string {
-  return errnoName(ret);
 }
 
 function checkExit(expect: Expect, out: OpOutcome): Check {

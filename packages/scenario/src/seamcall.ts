@@ -42,11 +42,20 @@ export const RAW_SEAMCALL_LEAVES: readonly string[] = Object.keys(LEAVES);
 /** FrameOwner.HOST of @kvmx/paging (its numbers never change): a page the host allocated. */
 const FRAME_OWNER_HOST = 1;
 
-/** Issue one raw SEAMCALL. The status reaches the caller as the `seamcall` event's. */
+/** A TDX status as the module returns it: the high and low 32 bits of RAX. */
+export interface SeamcallStatus {
+  readonly hi: number;
+  readonly lo: number;
+}
+
+/**
+ * Issue one raw SEAMCALL: its status (also the `seamcall` event's, when somebody listens) and
+ * the output registers RCX, RDX, R8 as hex.
+ */
 export function rawSeamcall(
   kvm: Kvm,
   a: SeamcallArgs,
-): { outputs: Record<string, string> } | { badInput: string } {
+): { status: SeamcallStatus; outputs: Record<string, string> } | { badInput: string } {
   const tdx = kvm.tdx;
   if (tdx === null) return { badInput: 'seamcall needs a TDX VM' };
   const leaf = LEAVES[a.leaf];
@@ -97,8 +106,8 @@ export function rawSeamcall(
     }
   }
   const mod = tdx.module;
-  const fn = mod[leaf.wrapper] as unknown as (this: Module, ...args: number[]) => unknown;
-  fn.apply(mod, values);
+  const fn = mod[leaf.wrapper] as unknown as (this: Module, ...args: number[]) => SeamcallStatus;
+  const status = fn.apply(mod, values);
   const outputs: Record<string, string> = {};
   for (const [name, id] of [
     ['rcx', 1],
@@ -108,5 +117,5 @@ export function rawSeamcall(
     const w = mod.out.word(id);
     outputs[name] = `0x${((BigInt(w.hi >>> 0) << 32n) | BigInt(w.lo >>> 0)).toString(16)}`;
   }
-  return { outputs };
+  return { status, outputs };
 }
