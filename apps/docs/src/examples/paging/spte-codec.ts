@@ -15,7 +15,9 @@ import {
   isWritablePte,
   makeNonleafSpte,
   makeSpte,
+  type SpteAdMode,
   type SpteDecode,
+  type SpteKind,
   spteDecodeToJson,
   spteMemtype,
   spteToPfn,
@@ -48,8 +50,12 @@ assert.equal(isLastSpte(table.lo, PG_LEVEL_2M), false);
 
 // decodeSpte() gives every field, as `kvmx decode spte 0x8600000012345b37` prints them.
 const d: SpteDecode = decodeSpte(leaf.lo, leaf.hi);
-assert.equal(d.kind, 'present');
-assert.equal(d.adMode, 'enabled');
+const kind: SpteKind = d.kind; // 'present' | 'nonpresent' | 'frozen' | 'mmio' | 'other'
+assert.equal(kind, 'present');
+const ad: SpteAdMode = d.adMode; // bits 53:52: 'enabled' | 'disabled' | 'wrprot_only' | 'reserved'
+assert.equal(ad, 'enabled');
+assert.equal(decodeSpte(0x5a0, 0x8000_0000).kind, 'frozen');
+assert.equal(decodeSpte(leaf.lo, leaf.hi | (3 << 20)).adMode, 'reserved'); // both bits set
 assert.deepEqual(
   [d.readable, d.writable, d.executable, d.accessed, d.dirty, d.large, d.suppressVe],
   [true, true, true, true, true, false, true],
