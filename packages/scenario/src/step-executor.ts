@@ -85,12 +85,16 @@ export class StepExecutor {
   /** Per vCPU: the exit its last guest operation stopped in and still waits in, or null. */
   readonly pendingExits: (KvmExit | null)[] = [];
   private readonly config: VmConfig;
-  /** A memslot with huge host backing exists (leaves may cover more than a step's range). */
-  private hugeBacking = false;
   /** guest_memfd ids of the scenario → fds. */
   private readonly gmemById = new Map<number, number>();
   /** vCPUs stopped by a #VE (their pending operation is an access to a PENDING page). */
   private readonly pendingVe = new Set<number>();
+  /**
+   * Per vCPU: the GPA range of its last guest operation (other than `resume`), which a
+   * `resume` continues; size -1 when the operation's reach is not a range (a hypercall).
+   */
+  private readonly opGpa: number[] = [];
+  private readonly opSize: number[] = [];
 
   private constructor(kvm: Kvm, config: VmConfig) {
     this.kvm = kvm;
@@ -148,6 +152,8 @@ export class StepExecutor {
       }
       ex.vcpus.push(vcpu);
       ex.pendingExits.push(null);
+      ex.opGpa.push(0);
+      ex.opSize.push(-1);
     }
     if (config.exitHypercall) {
       const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
@@ -193,22 +199,44 @@ export class StepExecutor {
   }
 
   /**
-   * The invariant checker after `op` ran, as cheap as it can be while finding everything the
-   * whole-VM checker would: a step that touches only the GFNs of its own range (attributes,
-   * fallocate, guest accesses and conversions, invalidations, pre-faults, host accesses) is
-   * checked there with `checkInvariantsAt`; a step that can change state anywhere (memslots,
-   * finalize, teardown, raw SEAMCALLs, resume) gets the whole checker. With huge host backing
-   * a leaf may cover more than the range, and a guest_memfd named by id may back more than
-   * one slot, so those VMs get the whole checker too. A caller that checks step by step
-   * checks the whole VM once more at the end of a sequence.
+   * The invariant checker after `op` ran, as cheap as it can be while finding what the
+   * whole-VM checker would find at the GFNs the step could change: a step that changes state
+   * only at the GFNs of its own range (attributes, fallocate, guest accesses and conversions,
+   * invalidations, pre-faults, host accesses) is checked there with `checkInvariantsAt`, and
+   * so is a `resume`, over the range of the guest operation it continues; a step that can
+   * change state anywhere (memslots, finalize, teardown, raw SEAMCALLs) gets the whole
+   * checker, and so does fallocate on a guest_memfd named by id (it may back several slots).
+   * A huge leaf that overlaps the range is checked whole (its span's attributes, its frame),
+   * so huge host backing needs no more than the range either. A caller that checks step by
+   * step checks the whole VM once more at the end of a sequence: that finds what a step left
+   * outside its range (the VMM's huge host pages around a host access, say).
    */
   violationsAfter(op: StepOp): Violation[] {
-    const shared = this.gmemById.size > 0 && (op.op === 'punchHole' || op.op === 'allocate');
-    if (this.hugeBacking || shared) return checkInvariants(this.kvm);
-    const range = touchedRange(op);
-    if (range === null) return checkInvariants(this.kvm);
-    const first = Math.floor(range.gpa / PAGE_SIZE);
-    const end = Math.ceil((range.gpa + Math.max(range.size, 1)) / PAGE_SIZE);
+    let gpa: number;
+    let size: number;
+    switch (op.op) {
+      case 'punchHole':
+      case 'allocate':
+        if (this.gmemById.size > 0) return checkInvariants(this.kvm);
+        gpa = op.args.gpa;
+        size = op.args.size;
+        break;
+      case 'resume': {
+        const n = op.args.vcpu;
+        size = this.opSize[n] ?? -1;
+        if (size < 0) return checkInvariants(this.kvm);
+        gpa = this.opGpa[n] ?? 0;
+        break;
+      }
+      default: {
+        const range = touchedRange(op);
+        if (range === null) return checkInvariants(this.kvm);
+        gpa = range.gpa;
+        size = range.size;
+      }
+    }
+    const first = Math.floor(gpa / PAGE_SIZE);
+    const end = Math.ceil((gpa + Math.max(size, 1)) / PAGE_SIZE);
     return checkInvariantsAt(this.kvm, first, end);
   }
 
@@ -277,7 +305,6 @@ export class StepExecutor {
 
   private memslot(a: OpArgsMap['memslot']): StepResult {
     const kvm = this.kvm;
-    if (a.hostHugePages === true) this.hugeBacking = true;
     let flags = 0;
     if (a.readonly) flags |= KVM_MEM_READONLY;
     if (a.logDirty) flags |= KVM_MEM_LOG_DIRTY_PAGES;
@@ -360,6 +387,12 @@ export class StepExecutor {
       return {
         badInput: `${op.op} on vCPU ${n}, which has a pending exit; continue it with resume first`,
       };
+    }
+    if (op.op !== 'resume' && !veAccept) {
+      // What a later resume continues (an accept in a #VE handler is its own operation).
+      const range = touchedRange(op);
+      this.opGpa[n] = range === null ? 0 : range.gpa;
+      this.opSize[n] = range === null ? -1 : range.size;
     }
     let r: RunResult;
     switch (op.op) {
