@@ -34,7 +34,9 @@ assert.ok(created.ok);
 const vm = created.value;
 assert.equal(vm.gfnDirectBits, 2 ** (47 - 12)); // kvm_gfn_direct_bits(): the shared bit as a GFN bit
 
-// Record "hook:op@level" for the kvm_x86_ops calls the MMU makes and "LEAF@level" for SEAMCALLs.
+// Record "hook:op@level" for the kvm_x86_ops calls the MMU makes, "LEAF@level" for SEAMCALLs
+// and the guest's TDCALLs / #VE. A SEAMCALL is recorded when it returns: a TDH.VP.ENTER comes
+// after what the guest did inside it.
 const trace: string[] = [];
 const record: KvmEventListener = (e: KvmEvent) => {
   if (e.type === 'hook') trace.push(`hook:${e.op}@${e.level}`);
@@ -86,8 +88,8 @@ assert.deepEqual(trace, [
   'TDH.MEM.SEPT.ADD@2',
   'hook:set_external_spte@1',
   'TDH.MEM.PAGE.AUG@1',
-  '#VE', // the guest's access to the PENDING page
-  'TDH.VP.ENTER', // re-entry with the #VE delivered; the TD then leaves on an interrupt
+  '#VE', // re-entered, the guest touches the PENDING page
+  'TDH.VP.ENTER', // …and that VP.ENTER returns: the TD left with the #VE still to handle
 ]);
 
 // While the #VE is pending, another operation is refused with -EBUSY; accept is the handler.
