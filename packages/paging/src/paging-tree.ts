@@ -127,7 +127,6 @@ export interface PagingTreeStats {
 
 const TWO27 = 134217728;
 const TWO20 = 1048576;
-const TWO36 = 2 ** 36;
 
 function defaultIsTable(lo: number, level: number): boolean {
   return (lo & (SPTE_MMU_PRESENT_MASK | PT_PAGE_SIZE_MASK)) === SPTE_MMU_PRESENT_MASK && level > 1;
@@ -165,6 +164,25 @@ export function orGfn(a: number, b: number): number {
 function alignGfn(gfn: number, level: number): number {
   const p = pagesPerHpage(level as PgLevel);
   return Math.floor(gfn / p) * p;
+}
+
+/**
+ * One step of the 4-level fast walks (KVM's entry meaning): for the entry at word `w` of
+ * `store`, the word base of the child table when it is a present table (0 when that frame
+ * has no contents: it reads as zeros), -1 when the entry is not present, -2 when it is
+ * present but not a table of the pool (a huge leaf, a PFN outside the pool). The frame
+ * index is computed as PagingTree.childBase() does, from the PFN split as (bh, bl) against
+ * the pool's base. Small, so V8 inlines it; 0x880 / 0x800 are SPTE_MMU_PRESENT_MASK |
+ * PT_PAGE_SIZE_MASK and SPTE_MMU_PRESENT_MASK as literals (an imported binding is a load
+ * per use).
+ */
+function stepDown(store: Int32Array, slots: Int32Array, bh: number, bl: number, w: number): number {
+  const lo = store[w] as number;
+  if ((lo & 0x880) !== 0x800) return (lo & 0x800) === 0 ? -1 : -2;
+  const dh = ((store[w + 1] as number) & 0xfffff) - bh;
+  if (dh >>> 0 >= 1024) return -2; // frame indexes are below 2^30
+  const fi = (dh << 20) + (lo >>> 12) - bl;
+  return fi >>> 0 < slots.length ? (slots[fi] as number) << 10 : -2;
 }
 
 export class PagingTree {
@@ -537,18 +555,26 @@ export class PagingTree {
    * value and position are left in foundLo/foundHi/foundTable/foundIndex. Allocation-free.
    */
   lookup(gfn: number): number {
-    if (this.fast4 && gfn >= 0 && gfn < TWO36 && Number.isInteger(gfn)) {
-      const t4 = Math.floor(gfn / TWO27);
-      return this.lookup4(t4, gfn - t4 * TWO27);
+    // Kept small so V8 inlines it (and lookup4()) into the caller's loop: a call per lookup
+    // costs more instructions than the walk, and fewer instructions per lookup let the CPU
+    // keep more lookups' cache misses in flight (performance.md B.2).
+    // 68719476736 = 2^36 as a literal: a module-level constant is a context load and a
+    // heap-number check per use in optimised code.
+    if (this.fast4 && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
+      const r = this.lookup4(gfn);
+      if (r >= 0) return r;
     }
+    return this.lookupGeneral(gfn);
+  }
+
+  /** lookup() for everything but the 4-level fast path's common cases. */
+  private lookupGeneral(gfn: number): number {
     if (!(gfn >= 0 && gfn < this.gfnLimit) || !Number.isInteger(gfn)) return 0;
     const ig = this.gfnBits === 0 ? gfn : orGfn(gfn, this.gfnBits);
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
     if (this.isTableFn === null && this.isLeafFn === null) {
-      return this.rootLevel === PT64_ROOT_4LEVEL
-        ? this.lookup4(top, low)
-        : this.lookupDefault(top, low);
+      return this.lookupDefault(top, low);
     }
     const store = this.pool.store;
     let base = this.tableBase(this.root);
@@ -579,54 +605,38 @@ export class PagingTree {
   }
 
   /**
-   * lookup() for a 4-level root with KVM's entry meaning. The common case — a 4K leaf under
-   * three tables — runs as straight-line code: each level's "is a present table" test turns
-   * into a mask that sends the walk to slot 0, the always-zero frame, instead of a branch on
-   * a value that is still in flight from memory. With no branch to resolve, the CPU keeps
-   * several lookups' cache misses in flight, which is what bounds a random walk
-   * (performance.md B.2). Anything else (a miss, a huge leaf) takes lookupDefault().
+   * lookup() for a 4-level root with KVM's entry meaning and a GFN below 2^36: the common
+   * cases — a 4K leaf under three tables, or a miss — as straight-line code with one
+   * predicted branch per level. Returns -1 for anything else (a huge leaf, a table entry
+   * pointing outside the pool's slots), which lookupGeneral() then answers. Its bytecode
+   * stays under V8's inlining limit (460 bytes), hence stepDown().
+   *
+   * The GFN is split once (performance.md B.6, "i32split"): `gfn & 0x7ffffff` is exact for
+   * any integer below 2^53 (ToInt32 is modular), so the three lower indexes are int32 ops.
    */
-  private lookup4(top: number, low: number): number {
-    const pool = this.pool;
-    const store = pool.store;
-    const slots = pool.slots;
+  private lookup4(gfn: number): number {
+    const low = gfn & 0x7ffffff; // exact: ToInt32 is modular; the top index follows
+    const store = this.pool.store;
+    const slots = this.pool.slots;
     const bh = this.baseHi;
     const bl = this.baseLo;
-    // PML4
-    let w = this.rootBase + ((top & 511) << 1);
-    let lo = store[w] as number;
-    let hi = store[w + 1] as number;
-    let t = (lo & 0x880) ^ 0x800; // 0 for a present table
-    let keep = ~((t | -t) >> 31); // -1 for a present table, else 0
-    let base =
-      ((slots[((((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl) & keep] as number) << 10) & keep;
-    // PDPT
-    w = base + ((low >>> 18) << 1);
-    lo = store[w] as number;
-    hi = store[w + 1] as number;
-    t = (lo & 0x880) ^ 0x800;
-    keep = ~((t | -t) >> 31);
-    base =
-      ((slots[((((hi & 0xfffff) - bh) << 20) + (lo >>> 12) - bl) & keep] as number) << 10) & keep;
-    // PD
-    w = base + (((low >>> 9) & 511) << 1);
-    const plo = store[w] as number;
-    const phi = store[w + 1] as number;
-    t = (plo & 0x880) ^ 0x800;
-    keep = ~((t | -t) >> 31);
-    base =
-      ((slots[((((phi & 0xfffff) - bh) << 20) + (plo >>> 12) - bl) & keep] as number) << 10) & keep;
-    // PT
-    w = base + ((low & 511) << 1);
-    const llo = store[w] as number;
-    // 0x800 is SPTE_MMU_PRESENT_MASK, written as a literal: an imported binding is a load
-    // per use in an ES module, and this is the hottest line of the engine.
-    if ((llo & 0x800) === 0 || base === 0) return this.lookupDefault(top, low);
-    this.foundLo = llo;
+    const top = (gfn - low) * 7.450580596923828e-9; // * 2^-27
+    let b = stepDown(store, slots, bh, bl, this.rootBase + (top << 1));
+    if (b < 0) return b + 1; // -1: not present (0); -2: for lookupGeneral() (-1)
+    b = stepDown(store, slots, bh, bl, b + ((low >>> 18) << 1));
+    if (b < 0) return b + 1;
+    const wpd = b + (((low >>> 9) & 511) << 1);
+    b = stepDown(store, slots, bh, bl, wpd);
+    if (b < 0) return b + 1;
+    // PT (a table without contents reads as the zero frame: a miss)
+    const w = b + ((low & 511) << 1);
+    const lo = store[w] as number;
+    if ((lo & 0x800) === 0) return 0;
+    this.foundLo = lo;
     this.foundHi = store[w + 1] as number;
     this.foundIndex = low & 511;
-    this.foundTableLo = plo;
-    this.foundTableHi = phi;
+    this.foundTableLo = store[wpd] as number;
+    this.foundTableHi = store[wpd + 1] as number;
     return 1;
   }
 
@@ -713,10 +723,16 @@ export class PagingTree {
    * Returns PAGING_OK, -EINVAL, -EBUSY or -ENOMEM (no frame for a table).
    */
   map(gfn: number, level: number, lo: number, hi: number): number {
-    if (level === 1 && this.fast4 && gfn >= 0 && gfn < TWO36 && Number.isInteger(gfn)) {
+    // Kept small so V8 inlines it (and map4k4()) into the caller's loop; see lookup().
+    if (level === 1 && this.fast4 && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
       const r = this.map4k4(gfn, lo | 0, hi | 0);
       if (r !== 1) return r;
     }
+    return this.mapGeneral(gfn, level, lo, hi);
+  }
+
+  /** map() for everything the 4-level 4K fast path hands over. */
+  private mapGeneral(gfn: number, level: number, lo: number, hi: number): number {
     if (!(gfn >= 0 && gfn < this.gfnLimit) || !Number.isInteger(gfn)) return -EINVAL;
     if (level !== 1 && level !== 2 && level !== PG_LEVEL_1G) return -EINVAL;
     if (level > 1 && gfn % pagesPerHpage(level as PgLevel) !== 0) return -EINVAL;
@@ -768,43 +784,27 @@ export class PagingTree {
 
   /**
    * map4kDefault() for a 4-level root, straight-line like lookup4(): when the three tables
-   * exist, one pass and one write. Returns 1 to fall back (a table is missing, a huge leaf
-   * or a FROZEN entry is on the way).
+   * exist, one pass and one write through the inlined write path. Returns 1 to fall back (a
+   * table is missing, a huge leaf or a FROZEN entry is on the way, an entry points outside
+   * the pool's slots), -EBUSY for a FROZEN leaf, else PAGING_OK.
    */
   private map4k4(gfn: number, lo: number, hi: number): number {
-    const top = Math.floor(gfn / TWO27);
-    const low = gfn - top * TWO27;
-    const pool = this.pool;
-    const store = pool.store;
-    const slots = pool.slots;
+    const low = gfn & 0x7ffffff; // exact: ToInt32 is modular; the top index follows
+    const store = this.pool.store;
+    const slots = this.pool.slots;
     const bh = this.baseHi;
     const bl = this.baseLo;
-    let w = this.rootBase + ((top & 511) << 1);
-    let elo = store[w] as number;
-    let ehi = store[w + 1] as number;
-    let t = (elo & 0x880) ^ 0x800;
-    let keep = ~((t | -t) >> 31);
-    let base =
-      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
-    w = base + ((low >>> 18) << 1);
-    elo = store[w] as number;
-    ehi = store[w + 1] as number;
-    t = (elo & 0x880) ^ 0x800;
-    keep = ~((t | -t) >> 31);
-    base =
-      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
-    w = base + (((low >>> 9) & 511) << 1);
-    elo = store[w] as number;
-    ehi = store[w + 1] as number;
-    t = (elo & 0x880) ^ 0x800;
-    keep = ~((t | -t) >> 31);
-    base =
-      ((slots[((((ehi & 0xfffff) - bh) << 20) + (elo >>> 12) - bl) & keep] as number) << 10) & keep;
-    if (base === 0) return 1;
-    w = base + ((low & 511) << 1);
+    const top = (gfn - low) * 7.450580596923828e-9; // * 2^-27
+    let b = stepDown(store, slots, bh, bl, this.rootBase + (top << 1));
+    if (b < 0) return 1;
+    b = stepDown(store, slots, bh, bl, b + ((low >>> 18) << 1));
+    if (b < 0) return 1;
+    b = stepDown(store, slots, bh, bl, b + (((low >>> 9) & 511) << 1));
+    if (b <= 0) return 1; // 0: a table frame without contents; let the general path say
+    const w = b + ((low & 511) << 1);
     const oldLo = store[w] as number;
     const oldHi = store[w + 1] as number;
-    // FROZEN_SPTE (0x80000000000005a0) as literals, like 0x880/0x800 above.
+    // FROZEN_SPTE (0x80000000000005a0) as literals.
     if (oldLo === 0x5a0 && oldHi === -0x80000000) return -EBUSY;
     // The write path, inlined for a 4K entry (no table can hang below it).
     store[w] = lo;

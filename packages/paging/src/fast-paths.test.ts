@@ -1,0 +1,199 @@
+// The 4-level fast paths of PagingTree (map4k4, lookup4, the inlined 4K write path and the
+// tight zap loop) are taken only with KVM's entry meaning, no gfnBits and a 4-level root.
+// A tree given the same meaning as explicit predicates takes the general paths for every
+// call. Both, with and without a change listener, must behave identically: same results,
+// same found* fields, same reports in the same order, same tables, same statistics.
+
+import { type PgLevel, pagesPerHpage } from '@kvmx/address';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FrameOwner } from './frame-owner.js';
+import { FramePool } from './frame-pool.js';
+import { PagingTree } from './paging-tree.js';
+import { makeSpte } from './spte.js';
+import { FROZEN_SPTE_HI, FROZEN_SPTE_LO } from './spte-bits.js';
+import { treeToData } from './tree-view.js';
+
+/** KVM's entry meaning (the tree's default), as explicit predicates: forces the slow paths. */
+const kvmIsTable = (lo: number, _hi: number, level: number) => (lo & 0x880) === 0x800 && level > 1;
+const kvmIsLeaf = (lo: number, _hi: number, level: number) =>
+  (lo & 0x800) !== 0 && (level === 1 || (lo & 0x80) !== 0);
+
+type Op =
+  | { k: 'map'; g: number; level: 1 | 2 | 3; pfn: number }
+  | { k: 'lookup'; g: number }
+  | { k: 'zap'; g: number; len: number; free: boolean }
+  | { k: 'freeze'; g: number; level: 1 | 2 | 3 }
+  | { k: 'split'; g: number; level: 2 | 3 }
+  | { k: 'merge'; g: number; level: 2 | 3 };
+
+// Near 0, across a 1G and a 512G boundary, and at the top of the 4-level range (2^36).
+const bases = [0, 2 ** 27 - 2 ** 19, 2 ** 36 - 2 ** 20];
+
+function opArb(): fc.Arbitrary<Op> {
+  const gfn = fc
+    .tuple(fc.constantFrom(...bases), fc.integer({ min: 0, max: 2 ** 20 - 1 }))
+    .map(([b, o]) => b + o);
+  const level = fc.constantFrom(1, 1, 1, 2, 3) as fc.Arbitrary<1 | 2 | 3>;
+  const huge = fc.constantFrom(2, 3) as fc.Arbitrary<2 | 3>;
+  return fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        k: fc.constant('map' as const),
+        g: gfn,
+        level,
+        pfn: fc.integer({ min: 0, max: 2 ** 30 }),
+      }),
+    },
+    { weight: 6, arbitrary: fc.record({ k: fc.constant('lookup' as const), g: gfn }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constant('zap' as const),
+        g: gfn,
+        len: fc.integer({ min: 1, max: 2 ** 19 }),
+        free: fc.boolean(),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('freeze' as const), g: gfn, level }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('split' as const), g: gfn, level: huge }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('merge' as const), g: gfn, level: huge }) },
+  );
+}
+
+interface Subject {
+  readonly pool: FramePool;
+  readonly tree: PagingTree;
+  readonly log: string[] | null;
+}
+
+function subject(fast: boolean, listen: boolean): Subject {
+  const pool = new FramePool();
+  const tree = new PagingTree(
+    pool,
+    fast ? {} : { isTable: kvmIsTable, isLeaf: kvmIsLeaf, name: 'tdp' },
+  );
+  const log = listen ? ([] as string[]) : null;
+  if (log !== null) {
+    tree.onChange = (_t, gfn, level, ol, oh, nl, nh) =>
+      log.push(`${gfn}/${level}: ${ol}:${oh} -> ${nl}:${nh}`);
+    tree.onTableRemoved = (_t, pfn, gfn, level, freed) =>
+      log.push(`removed ${pfn} ${gfn}/${level} ${freed}`);
+  }
+  return { pool, tree, log };
+}
+
+/** Apply one op; the outcome (results and found* fields) as a string to compare. */
+function apply(t: PagingTree, op: Op): string {
+  const align = (g: number, level: number) => {
+    const p = pagesPerHpage(level as PgLevel);
+    return Math.floor(g / p) * p;
+  };
+  switch (op.k) {
+    case 'map': {
+      const s = makeSpte(align(op.pfn, op.level), { level: op.level });
+      return `map ${t.map(align(op.g, op.level), op.level, s.lo, s.hi)}`;
+    }
+    case 'lookup': {
+      const r = t.lookup(op.g);
+      return r === 0
+        ? 'miss'
+        : `hit ${r} ${t.foundLo}:${t.foundHi} @${t.foundTable}[${t.foundIndex}]`;
+    }
+    case 'zap':
+      return `zap ${t.zapLeafs(op.g, op.g + op.len, op.free)}`;
+    case 'freeze':
+      return `freeze ${t.writeAt(align(op.g, op.level), op.level, FROZEN_SPTE_LO, FROZEN_SPTE_HI)}`;
+    case 'split':
+      return `split ${t.splitHuge(op.g, op.level)}`;
+    case 'merge':
+      return `merge ${t.mergeHuge(op.g, op.level)}`;
+  }
+}
+
+function runSame(ops: Op[]): void {
+  const subjects = [subject(true, false), subject(true, true), subject(false, true)];
+  const [quiet, fast, slow] = subjects as [Subject, Subject, Subject];
+  for (const op of ops) {
+    const r = subjects.map((s) => apply(s.tree, op));
+    expect(r[1], JSON.stringify(op)).toBe(r[2]);
+    expect(r[0], JSON.stringify(op)).toBe(r[2]);
+  }
+  // Lookups around every op's GFN, and a few GFNs the fast path must refuse.
+  const probes = [...ops.map((o) => o.g), 2 ** 36 - 1, 2 ** 36, -1, 0.5, 2 ** 53];
+  for (const g of probes) {
+    const r = subjects.map((s) => apply(s.tree, { k: 'lookup', g }));
+    expect(r[0]).toBe(r[2]);
+    expect(r[1]).toBe(r[2]);
+  }
+  expect(fast.log).toEqual(slow.log);
+  const view = (s: Subject) => treeToData(s.tree);
+  expect(view(quiet)).toEqual(view(slow));
+  expect(view(fast)).toEqual(view(slow));
+  expect(quiet.tree.stats()).toEqual(slow.tree.stats());
+  expect(fast.tree.stats()).toEqual(slow.tree.stats());
+  for (const s of subjects) {
+    expect(s.pool.countOwnedBy(FrameOwner.KVM_PAGE_TABLE)).toBe(s.tree.stats().tableCount);
+  }
+}
+
+describe('PagingTree fast paths behave like the general paths (fast-check)', () => {
+  it('random map/lookup/zap/freeze/split/merge: fast ≡ fast + listener ≡ general', () => {
+    fc.assert(fc.property(fc.array(opArb(), { minLength: 5, maxLength: 40 }), runSame), {
+      numRuns: 60,
+    });
+  }, 60_000); // three trees per run: slow on a loaded machine
+
+  it('dense 4K maps, FROZEN leaves and lookups across a page-table edge (fast paths)', () => {
+    // GFNs 480..543 straddle the PT boundary at 512, so maps hit FROZEN and mapped leaves.
+    const dense = fc.integer({ min: 480, max: 543 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({
+              k: fc.constant('map' as const),
+              g: dense,
+              level: fc.constant(1 as const),
+              pfn: fc.nat(2 ** 30),
+            }),
+            fc.record({ k: fc.constant('lookup' as const), g: dense }),
+            fc.record({
+              k: fc.constant('freeze' as const),
+              g: dense,
+              level: fc.constant(1 as const),
+            }),
+          ),
+          { minLength: 20, maxLength: 200 },
+        ),
+        runSame,
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a table entry whose PFN is outside the pool: the fast paths hand over', () => {
+    const subjects = [subject(true, false), subject(false, false)];
+    const out = subjects.map((s) => {
+      const t = s.tree;
+      const leaf = makeSpte(0x1234);
+      t.map(0x200, 1, leaf.lo, leaf.hi);
+      // PD entry for GFN 0x200 pointing at a PFN the pool does not have (2^32 frames away)
+      const bad = makeSpte(0x100000 + 2 ** 32); // bit 11 set, page-size bit clear: a "table"
+      t.entryAt(0x200, 2);
+      const table = t.foundTable;
+      const index = t.foundIndex;
+      const removed = t.readLo(table, index);
+      t.pool.writeWord64(table, index, bad.lo, bad.hi); // raw: a corrupt entry
+      return [
+        t.lookup(0x200),
+        t.map(0x201, 1, leaf.lo, leaf.hi),
+        t.lookup(0x201),
+        removed === t.readLo(table, index),
+      ];
+    });
+    expect(out[0]).toEqual(out[1]);
+    expect(out[0]?.[0]).toBe(0);
+  });
+});
