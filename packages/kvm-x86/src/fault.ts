@@ -172,11 +172,12 @@ function kvmMmuFaultinPfn(kvm: Kvm, fault: PageFault): number {
   if (fault.isPrivate) {
     // kvm_mmu_faultin_pfn_private()
     if (!slot.canBePrivate) return memoryFaultRet(fault);
-    const r = kvm.gmemGetPfn(slot, fault.gfn);
-    if ('errno' in r) return r.errno === -EFAULT ? memoryFaultRet(fault) : r.errno;
-    fault.pfn = r.pfn;
+    // kvm_gmem_get_pfn(): guest_memfd folios are order 0 here (max_order 0).
+    const r = kvm.gmemGetPfnOrErrno(slot, fault.gfn);
+    if (r < 0) return r === -EFAULT ? memoryFaultRet(fault) : r;
+    fault.pfn = r;
     fault.mapWritable = (slot.flags & KVM_MEM_READONLY) === 0;
-    fault.maxLevel = kvmMaxPrivateMappingLevel(kvm, r.pfn, fault.maxLevel, r.maxOrder);
+    fault.maxLevel = kvmMaxPrivateMappingLevel(kvm, r, fault.maxLevel, 0);
     return 0;
   }
   if (fault.write && (slot.flags & KVM_MEM_READONLY) !== 0) return RET_PF_EMULATE;

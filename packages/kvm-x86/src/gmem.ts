@@ -8,6 +8,7 @@
 // or release.
 
 import { FrameOwner, type FramePool, NO_FRAME } from '@kvmx/paging';
+import { GmemPages, type GmemPreparedSet } from './gmem-pages.js';
 import type { Memslot } from './memslot.js';
 
 export interface GmemBinding {
@@ -26,9 +27,11 @@ export class GuestMemfd {
   readonly size: number;
   readonly flags: number;
   /** Page offset → host PFN of the allocated folio. */
-  readonly pages = new Map<number, number>();
+  readonly pages = new GmemPages();
   /** Pages already handed to KVM once (folio "prepared": vendor gmem_prepare done). */
-  readonly prepared = new Set<number>();
+  readonly prepared: GmemPreparedSet = this.pages.prepared;
+  /** Set by allocatePfn(): the last page it returned was allocated by that call. */
+  fresh = false;
   bindings: GmemBinding[] = [];
   closed = false;
   /**
@@ -67,39 +70,49 @@ export class GuestMemfd {
 
   /** kvm_gmem_get_folio(): the page at `index`, allocated zeroed if absent. */
   getOrAllocate(pool: FramePool, index: number): { pfn: number; fresh: boolean } {
-    const existing = this.pages.get(index);
-    if (existing !== undefined) return { pfn: existing, fresh: false };
+    const pfn = this.allocatePfn(pool, index);
+    return { pfn, fresh: this.fresh };
+  }
+
+  /**
+   * getOrAllocate() without a result object (the fault path): the PFN or NO_FRAME; `fresh`
+   * tells whether this call allocated it.
+   */
+  allocatePfn(pool: FramePool, index: number): number {
+    const existing = this.pages.pfnAt(index);
+    this.fresh = false;
+    if (existing !== -1) return existing;
     const pfn = pool.alloc(FrameOwner.GUEST_MEMFD, this.fd);
-    if (pfn === NO_FRAME) return { pfn: NO_FRAME, fresh: false };
+    if (pfn === NO_FRAME) return NO_FRAME;
     // models guest_memfd.c: kvm_gmem_prepare_folio() — clear_highpage() of a folio that is
     // not uptodate yet; with `no-zero-on-accept` it is skipped and the stale bytes stay.
     const stale = this.noZero ? this.dirty.pop() : undefined;
     if (stale !== undefined) pool.write(pfn, 0, stale);
     if (!pool.isZero(pfn)) this.handedDirty.add(index);
     this.pages.set(index, pfn);
-    return { pfn, fresh: true };
+    this.fresh = true;
+    return pfn;
   }
 
   /** truncate_inode_pages_range(): drop the folios of [start, end); returns their PFNs. */
   truncate(pool: FramePool, start: number, end: number): number[] {
+    // In the order the pages were added (the order a Map iterates), which decides the order
+    // the pool's free list hands the frames out again.
+    const indexes = this.pages.indexesIn(start, end);
     const freed: number[] = [];
-    for (const [index, pfn] of this.pages) {
-      if (index >= start && index < end) freed.push(pfn);
-    }
+    for (const index of indexes) freed.push(this.pages.pfnAt(index));
     for (const pfn of freed) {
       // Injected bug: remember what the freed frame held, for the next unzeroed hand-out.
       if (this.noZero && !pool.isZero(pfn)) this.dirty.push(pool.read(pfn, 0, 4096));
       pool.free(pfn);
     }
-    for (const index of [...this.handedDirty]) {
-      if (index >= start && index < end) this.handedDirty.delete(index);
+    if (this.handedDirty.size !== 0) {
+      for (const index of [...this.handedDirty]) {
+        if (index >= start && index < end) this.handedDirty.delete(index);
+      }
     }
-    for (const [index] of [...this.pages]) {
-      if (index >= start && index < end) this.pages.delete(index);
-    }
-    for (const index of [...this.prepared]) {
-      if (index >= start && index < end) this.prepared.delete(index);
-    }
+    for (const index of indexes) this.pages.delete(index);
+    this.prepared.deleteRange(start, end);
     return freed;
   }
 }

@@ -934,27 +934,36 @@ export class Kvm {
    * allocated zeroed on first use; vendor gmem_prepare on a page's first hand-out.
    */
   gmemGetPfn(slot: Memslot, gfn: number): { pfn: number; maxOrder: number } | { errno: number } {
+    const r = this.gmemGetPfnOrErrno(slot, gfn);
+    return r < 0 ? { errno: r } : { pfn: r, maxOrder: 0 };
+  }
+
+  /**
+   * gmemGetPfn() for the fault path, without a result object: the PFN (folio order 0), or a
+   * negative errno.
+   */
+  gmemGetPfnOrErrno(slot: Memslot, gfn: number): number {
     const file = slot.gmem?.file;
-    if (!file || file.closed) return { errno: -EFAULT };
+    if (!file || file.closed) return -EFAULT;
     const index = gfn - slot.baseGfn + (slot.gmem?.pgoff ?? 0);
-    const r = file.getOrAllocate(this.pool, index);
-    if (r.pfn === NO_FRAME) return { errno: -ENOMEM };
-    if (r.fresh && this.events.active) {
+    const pfn = file.allocatePfn(this.pool, index);
+    if (pfn === NO_FRAME) return -ENOMEM;
+    if (file.fresh && this.events.active) {
       this.events.emit({
         type: 'gmem',
         op: 'allocate',
         gmem: file.fd,
         offset: hex(index * PAGE_SIZE),
         size: hex(PAGE_SIZE),
-        pfn: hex(r.pfn),
+        pfn: hex(pfn),
       });
     }
     if (!file.prepared.has(index) && this.ops.gmemPrepare) {
-      const ret = this.ops.gmemPrepare(r.pfn, gfn, 0);
-      if (ret !== 0) return { errno: ret };
+      const ret = this.ops.gmemPrepare(pfn, gfn, 0);
+      if (ret !== 0) return ret;
     }
     file.prepared.add(index);
-    return { pfn: r.pfn, maxOrder: 0 };
+    return pfn;
   }
 
   // ---- MMU entry points ------------------------------------------------------------------

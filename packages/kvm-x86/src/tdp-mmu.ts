@@ -37,6 +37,7 @@ import {
 } from '@kvmx/paging';
 import { EBUSY, EIO, ENOMEM, type KvmInjectionName, type KvmX86Ops } from '@kvmx/vendor-ops';
 import type { EventBus } from './events.js';
+import { ShadowPages } from './shadow-pages.js';
 
 // enum kvm_tdp_mmu_root_types (tdp_mmu.h)
 export const KVM_INVALID_ROOTS = 1 << 0;
@@ -124,7 +125,7 @@ export class TdpMmu {
   directTree: PagingTree | null = null;
   mirrorTree: PagingTree | null = null;
   /** Every live shadow page, by table PFN (sptep_to_sp()). */
-  readonly sps = new Map<number, ShadowPage>();
+  readonly sps: ShadowPages;
   /** External pages whose free_external_spt failed: leaked, never touched again. */
   readonly leakedExternal: number[] = [];
   private readonly bug: (message: string) => void;
@@ -136,6 +137,7 @@ export class TdpMmu {
 
   constructor(options: TdpMmuOptions) {
     this.pool = options.pool;
+    this.sps = new ShadowPages(options.pool.basePfn);
     this.ops = options.ops;
     this.events = options.events;
     this.rootLevel = options.rootLevel;

@@ -2155,7 +2155,12 @@ export class TdxModule {
   }
   /** TDH.PHYMEM.PAGE.WBINVD of `pa` with KeyID `hkid` (mk_keyed_paddr). */
   phymemPageWbinvd(pa: number, hkid: number): TdxStatus {
-    this.wr.setBig(REG_RCX, this.keyedPa(pa, hkid));
+    // pa | hkid << 52 as two words (pa < 2^52): no BigInt on the teardown path.
+    this.wr.setWord(
+      REG_RCX,
+      (pa % TWO32) | 0,
+      Math.floor(pa / TWO32) | (hkid << (HKID_SHIFT - 32)) | 0,
+    );
     return this.call(L.TDH_PHYMEM_PAGE_WBINVD);
   }
   phymemPageRdmd(pa: number): TdxStatus {
