@@ -263,7 +263,7 @@ export class StepExecutor {
       case 'allocate':
         return this.fallocate(op.args, op.op === 'punchHole');
       case 'hostWrite':
-        return ioctl(kvm.hostWrite(op.args.gpa, new Uint8Array(op.args.size).fill(op.args.byte)));
+        return ioctl(kvm.hostWrite(op.args.gpa, filled(op.args.size, op.args.byte)));
       case 'hostRead': {
         const r = kvm.hostRead(op.args.gpa, op.args.size);
         return r.ok ? { data: r.value } : { error: r.error };
@@ -491,6 +491,13 @@ export function touchedRange(op: StepOp): { gpa: number; size: number } | null {
       // the executor does not keep), initMemRegion, hypercall, pvalidate, anything new.
       return null;
   }
+}
+
+/** The bytes of a `hostWrite`, in one scratch buffer (the facade copies what it writes). */
+let scratch = new Uint8Array(0x4000);
+function filled(size: number, byte: number): Uint8Array {
+  if (size > scratch.length) scratch = new Uint8Array(size);
+  return scratch.subarray(0, size).fill(byte);
 }
 
 function ioctl(r: KvmResult<unknown>): StepResult {
