@@ -212,6 +212,17 @@ export interface PackageCoverage {
   readonly examples: number;
 }
 
+// Each package's case reads the same files: parse each (path, text) once.
+const factsCache = new Map<string, { text: string; facts: ExampleFacts }>();
+function cachedFacts(path: string): ExampleFacts {
+  const text = readFileSync(path, 'utf8');
+  const hit = factsCache.get(path);
+  if (hit !== undefined && hit.text === text) return hit.facts;
+  const facts = exampleFacts(path, text);
+  factsCache.set(path, { text, facts });
+  return facts;
+}
+
 /** Coverage of one core package by the given example files (default: all present). */
 export function packageCoverage(
   pkg: CorePackage,
@@ -221,7 +232,7 @@ export function packageCoverage(
   const used = new Set<string>();
   for (const f of files) {
     if (!above.has(f.pkg)) continue;
-    for (const u of exampleFacts(f.path, readFileSync(f.path, 'utf8')).used) used.add(u);
+    for (const u of cachedFacts(f.path).used) used.add(u);
   }
   const exports = packageExports(pkg);
   const missing = exports.filter(

@@ -46,7 +46,7 @@ describe('examples run', () => {
       );
       expect(facts.assertions, 'shows its results as assertions').toBeGreaterThan(0);
       await import(pathToFileURL(file.path).href);
-    });
+    }, 60_000); // some examples run whole workloads (paging/bench.ts); loaded CI machines are slow
   }
 });
 
