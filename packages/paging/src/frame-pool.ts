@@ -90,6 +90,10 @@ export class FramePool {
   private freeSlots: Int32Array;
   private freeSlotTop = 0;
   private readonly ownerCounts = new Int32Array(256);
+  /** fillWords(): a frame's worth of (fillLo, fillHi), copied into filled frames. */
+  private fillTemplate: Int32Array | null = null;
+  private fillLo = 0;
+  private fillHi = 0;
   private allocCount = 0;
   private freeCount = 0;
   private allocatedCount = 0;
@@ -293,12 +297,23 @@ export class FramePool {
     }
     let slot = this.slots[idx] as number;
     if (slot === 0) slot = this.materialize(idx, false);
-    const store = this.store;
-    const end = (slot + 1) * FRAME_WORDS;
-    for (let w = slot * FRAME_WORDS; w < end; w += 2) {
-      store[w] = lo;
-      store[w + 1] = hi;
+    // One memcpy of a frame already holding the value (kept for the last value used: a
+    // tree fills every new table with the same empty value) instead of 512 stores in a
+    // loop — the C anchor's fill loop is vectorised, a JS loop is not.
+    let tpl = this.fillTemplate;
+    lo |= 0;
+    hi |= 0;
+    if (lo !== this.fillLo || hi !== this.fillHi || tpl === null) {
+      tpl = new Int32Array(FRAME_WORDS);
+      for (let w = 0; w < FRAME_WORDS; w += 2) {
+        tpl[w] = lo;
+        tpl[w + 1] = hi;
+      }
+      this.fillTemplate = tpl;
+      this.fillLo = lo;
+      this.fillHi = hi;
     }
+    this.store.set(tpl, slot * FRAME_WORDS);
   }
 
   // ---- contents: bytes (guest and VMM accesses) ------------------------------------

@@ -970,9 +970,40 @@ export class PagingTree {
     const emptyHi = this.emptyHi;
     const listener = this.onChange;
     let n = 0;
-    for (let w = base + 2 * first, end = base + 2 * last; w <= end; w += 2) {
+    let w = base + 2 * first;
+    const end = base + 2 * last;
+    // Eight entries (one 64-byte cache line) at a time: one test skips a line with no
+    // present entry, so a sparse table costs a fraction of the per-entry loop. 0x800 is
+    // SPTE_MMU_PRESENT_MASK as a literal (see lookup4()).
+    for (; w + 14 <= end; w += 16) {
+      if (
+        (((store[w] as number) |
+          (store[w + 2] as number) |
+          (store[w + 4] as number) |
+          (store[w + 6] as number) |
+          (store[w + 8] as number) |
+          (store[w + 10] as number) |
+          (store[w + 12] as number) |
+          (store[w + 14] as number)) &
+          0x800) ===
+        0
+      ) {
+        continue;
+      }
+      for (let x = w; x < w + 16; x += 2) {
+        const lo = store[x] as number;
+        if ((lo & 0x800) === 0) continue;
+        const hi = store[x + 1] as number;
+        store[x] = emptyLo;
+        store[x + 1] = emptyHi;
+        n++;
+        if (listener !== null)
+          listener(this, gfn0 + ((x - base) >>> 1), 1, lo, hi, emptyLo, emptyHi);
+      }
+    }
+    for (; w <= end; w += 2) {
       const lo = store[w] as number;
-      if ((lo & SPTE_MMU_PRESENT_MASK) === 0) continue;
+      if ((lo & 0x800) === 0) continue;
       const hi = store[w + 1] as number;
       store[w] = emptyLo;
       store[w + 1] = emptyHi;
