@@ -75,7 +75,12 @@ describe('StepExecutor', () => {
     expect(ex.execute(w).badInput).toMatch(/pending exit; continue it with resume first/);
     // The other vCPU is free; resume finishes the first one's access.
     expect(ex.canRun({ ...w, args: { ...w.args, vcpu: 1 } } as StepOp)).toBe(true);
-    expect(ex.execute({ op: 'resume', args: { vcpu: 0 } }).run?.exit).toBeNull();
+    // resume before vCPU 1 ever ran: nothing to continue, nothing to check but the VM-wide.
+    expect(ex.violationsAfter({ op: 'resume', args: { vcpu: 1 } })).toEqual([]);
+    const resume: StepOp = { op: 'resume', args: { vcpu: 0 } };
+    expect(ex.execute(resume).run?.exit).toBeNull();
+    // Checked over the write's range, which the resume continued.
+    expect(ex.violationsAfter(resume)).toEqual(ex.violations());
     expect(ex.pendingExits[0]).toBeNull();
     expect(ex.canRun(w)).toBe(true);
   });

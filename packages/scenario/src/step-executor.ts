@@ -73,6 +73,10 @@ export interface StepExecutorOptions {
 
 const DONE: StepResult = Object.freeze({});
 
+/** `opSize` markers: the last guest operation's reach is not a range / there was none. */
+const UNKNOWN_REACH = -1;
+const NO_OPERATION = -2;
+
 /**
  * One VM driven step by step. `open()` does what a VMM does before the first step:
  * KVM_CREATE_VM, the per-type launch start (KVM_TDX_INIT_VM; KVM_SEV_INIT2 and, for SNP,
@@ -91,7 +95,8 @@ export class StepExecutor {
   private readonly pendingVe = new Set<number>();
   /**
    * Per vCPU: the GPA range of its last guest operation (other than `resume`), which a
-   * `resume` continues; size -1 when the operation's reach is not a range (a hypercall).
+   * `resume` continues; size UNKNOWN_REACH when the operation's reach is not a range (a
+   * hypercall), NO_OPERATION before the first (a `resume` then has nothing to continue).
    */
   private readonly opGpa: number[] = [];
   private readonly opSize: number[] = [];
@@ -153,7 +158,7 @@ export class StepExecutor {
       ex.vcpus.push(vcpu);
       ex.pendingExits.push(null);
       ex.opGpa.push(0);
-      ex.opSize.push(-1);
+      ex.opSize.push(NO_OPERATION);
     }
     if (config.exitHypercall) {
       const c = kvm.enableCap(KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
@@ -223,8 +228,10 @@ export class StepExecutor {
         break;
       case 'resume': {
         const n = op.args.vcpu;
-        size = this.opSize[n] ?? -1;
-        if (size < 0) return checkInvariants(this.kvm);
+        size = this.opSize[n] ?? UNKNOWN_REACH;
+        // Nothing to continue: KVM_RUN returns at once and changes nothing.
+        if (size === NO_OPERATION) return checkInvariantsAt(this.kvm, 0, 0);
+        if (size === UNKNOWN_REACH) return checkInvariants(this.kvm);
         gpa = this.opGpa[n] ?? 0;
         break;
       }
@@ -392,7 +399,7 @@ export class StepExecutor {
       // What a later resume continues (an accept in a #VE handler is its own operation).
       const range = touchedRange(op);
       this.opGpa[n] = range === null ? 0 : range.gpa;
-      this.opSize[n] = range === null ? -1 : range.size;
+      this.opSize[n] = range === null ? UNKNOWN_REACH : range.size;
     }
     let r: RunResult;
     switch (op.op) {
