@@ -257,6 +257,65 @@ describe('PagingTree basics', () => {
     expect(sept.stats().tables).toEqual([0, 0, 1, 1, 1, 0]);
     expect(sept.linkTable(0x40000000, 1, pool.alloc(FrameOwner.HOST))).toBe(-ENOENT);
   });
+
+  it('linkTable counts the leaves a linked frame holds: scanned, recognised empty, or hinted', () => {
+    // Same toy S-EPT encoding as above; tables of 4K entries linked under a 2M region.
+    const FREE_HI = 0x80000000 | 0;
+    const isTable = (lo: number, hi: number) => (lo & 0x87) === 0x7 && (hi & (1 << 24)) === 0;
+    const isLeaf = (lo: number, hi: number, level: number) =>
+      (hi & (1 << 24)) !== 0 || ((lo & 0x7) !== 0 && (level === 1 || (lo & 0x80) !== 0));
+    const build = () => {
+      const pool = new FramePool();
+      const sept = new PagingTree(pool, {
+        rootPfn: pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI),
+        tableOwner: FrameOwner.TDX_SEPT,
+        emptyLo: 0,
+        emptyHi: FREE_HI,
+        nonleafLo: 0x7,
+        nonleafHi: FREE_HI,
+        isTable,
+        isLeaf,
+        freeTables: false,
+      });
+      for (const level of [3, 2] as const) {
+        expect(sept.linkTable(0, level, pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI))).toBe(
+          PAGING_OK,
+        );
+      }
+      return { pool, sept };
+    };
+    // A fresh (all FREE) table: no hint, hint 0 — no leaves either way.
+    for (const hint of [undefined, 0]) {
+      const { pool, sept } = build();
+      const page = pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI);
+      expect(sept.linkTable(0, 1, page, undefined, undefined, hint)).toBe(PAGING_OK);
+      expect(sept.stats().leaves).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(sept.stats().tables).toEqual([0, 1, 1, 1, 1, 0]);
+    }
+    // A frame that already holds leaves (at entries 0, 300 and 511): found by the scan, also
+    // when the run of empty entries at the start is long; the hint is trusted as given.
+    for (const hint of [undefined, 3]) {
+      const { pool, sept } = build();
+      const page = pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI);
+      for (const i of [0, 300, 511]) pool.writeWord64(page, i, (0x7000 << 12) | 7, FREE_HI);
+      expect(sept.linkTable(0, 1, page, undefined, undefined, hint)).toBe(PAGING_OK);
+      expect(sept.stats().leaves[1]).toBe(3);
+      expect(sept.lookup(300)).toBe(1);
+    }
+    {
+      const { pool, sept } = build();
+      const page = pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI);
+      pool.writeWord64(page, 511, (0x7000 << 12) | 7, FREE_HI);
+      expect(sept.linkTable(0, 1, page)).toBe(PAGING_OK);
+      expect(sept.stats().leaves[1]).toBe(1);
+    }
+    // A bad hint is refused.
+    const { pool, sept } = build();
+    const page = pool.allocFilled(FrameOwner.TDX_SEPT, 0, FREE_HI);
+    for (const bad of [-1, 513, 0.5]) {
+      expect(sept.linkTable(0, 1, page, undefined, undefined, bad)).toBe(-EINVAL);
+    }
+  });
 });
 
 describe('TdpIter (tdp_iter.c)', () => {

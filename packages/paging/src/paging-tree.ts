@@ -334,12 +334,28 @@ export class PagingTree {
     return pfn;
   }
 
-  /** Count a caller-supplied table frame and the leaves already in it. */
-  private countLinkedTable(pfn: number, level: number): void {
+  /**
+   * Count a caller-supplied table frame and the leaves already in it: `leaves` when the
+   * caller knows it (linkTable()'s hint), else found by a scan. A frame that holds only the
+   * tree's empty value (a table just filled, as TDH.MEM.SEPT.ADD's are) is recognised by a
+   * tight compare loop, without asking the entry predicates 512 times.
+   */
+  private countLinkedTable(pfn: number, level: number, leaves = -1): void {
     this.tablesPerLevel[level] = (this.tablesPerLevel[level] as number) + 1;
+    if (leaves >= 0) {
+      this.leavesPerLevel[level] = (this.leavesPerLevel[level] as number) + leaves;
+      return;
+    }
     const base = this.tableBase(pfn);
     const store = this.pool.store;
-    for (let i = 0; i < 512; i++) {
+    const elo = this.emptyLo;
+    const ehi = this.emptyHi;
+    let first = 0;
+    while (first < 512 && store[base + 2 * first] === elo && store[base + 2 * first + 1] === ehi) {
+      first++;
+    }
+    if (first === 512 && !this.isLeafEntry(elo, ehi, level)) return;
+    for (let i = first === 512 ? 0 : first; i < 512; i++) {
       const lo = store[base + 2 * i] as number;
       const hi = store[base + 2 * i + 1] as number;
       if (this.isLeafEntry(lo, hi, level)) {
@@ -863,10 +879,24 @@ export class PagingTree {
    * link step of tdp_mmu_link_sp() and of the module's TDH.MEM.SEPT.ADD. Returns
    * PAGING_OK, -ENOENT (a higher table is missing), -EEXIST (a table is already there),
    * -EBUSY (the parent entry is FROZEN) or -EINVAL.
+   *
+   * `leaves`: how many entries of the frame are present leaves, when the caller knows (0 for
+   * a table it has just filled with the empty value); the tree then skips counting them. A
+   * frame holding only the empty value is also recognised cheaply without the hint.
    */
-  linkTable(gfn: number, level: PgLevel, tablePfn: number, lo?: number, hi?: number): number {
+  linkTable(
+    gfn: number,
+    level: PgLevel,
+    tablePfn: number,
+    lo?: number,
+    hi?: number,
+    leaves?: number,
+  ): number {
     if (level < 1 || level >= this.rootLevel || !this.validGfn(gfn)) return -EINVAL;
     if (!this.pool.isAllocated(tablePfn) || tablePfn === this.root) return -EINVAL;
+    if (leaves !== undefined && !(Number.isInteger(leaves) && leaves >= 0 && leaves <= 512)) {
+      return -EINVAL;
+    }
     const parent = (level + 1) as PgLevel;
     const r = this.entryAt(gfn, parent);
     if (r !== PAGING_OK) return r;
@@ -877,7 +907,7 @@ export class PagingTree {
     const table = this.foundTable;
     const index = this.foundIndex;
     this.pool.wordBase(tablePfn); // give it a slot (reads as zeros if never written)
-    this.countLinkedTable(tablePfn, level);
+    this.countLinkedTable(tablePfn, level, leaves ?? -1);
     const nlo = lo ?? this.nonleafLo | pfnLo(tablePfn);
     const nhi = hi ?? this.nonleafHi | pfnHi(tablePfn);
     return this.writeEntry(table, index, alignGfn(gfn, parent), parent, nlo, nhi);
