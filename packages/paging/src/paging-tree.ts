@@ -181,7 +181,8 @@ function stepDown(store: Int32Array, slots: Int32Array, bh: number, bl: number, 
   if ((lo & 0x880) !== 0x800) return (lo & 0x800) === 0 ? -1 : -2;
   const dh = ((store[w + 1] as number) & 0xfffff) - bh;
   if (dh >>> 0 >= 1024) return -2; // frame indexes are below 2^30
-  const fi = (dh << 20) + (lo >>> 12) - bl;
+  // dh < 2^10: (dh << 20) | (lo >>> 12) is the sum, and `| 0` spares an overflow check.
+  const fi = (((dh << 20) | (lo >>> 12)) - bl) | 0;
   return fi >>> 0 < slots.length ? (slots[fi] as number) << 10 : -2;
 }
 
@@ -576,7 +577,7 @@ export class PagingTree {
     // keep more lookups' cache misses in flight (performance.md B.2).
     // 68719476736 = 2^36 as a literal: a module-level constant is a context load and a
     // heap-number check per use in optimised code.
-    if (this.fast4 && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
+    if (this.fast4 === true && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
       const r = this.lookup4(gfn);
       if (r >= 0) return r;
     }
@@ -740,7 +741,13 @@ export class PagingTree {
    */
   map(gfn: number, level: number, lo: number, hi: number): number {
     // Kept small so V8 inlines it (and map4k4()) into the caller's loop; see lookup().
-    if (level === 1 && this.fast4 && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
+    if (
+      level === 1 &&
+      this.fast4 === true &&
+      gfn >= 0 &&
+      gfn < 68719476736 &&
+      Number.isInteger(gfn)
+    ) {
       const r = this.map4k4(gfn, lo | 0, hi | 0);
       if (r !== 1) return r;
     }
