@@ -137,6 +137,9 @@ export class Vcpu {
   private pendingKind: 'exit' | 've' | null = null;
   /** TDX: the vCPU is inside the TD (between TDH.VP.ENTER and the TD exit). */
   private inTd = false;
+  /** TDX: the hardware fault handleTdExit() classifies (reused). */
+  private readonly tdFault = { gpa: 0, errorCode: 0 };
+  private readonly memIsPrivate = (gfn: number): boolean => this.kvm.memIsPrivate(gfn);
   /** TDX: the register file of TDH.VP.ENTER (reused; the module copies what it keeps). */
   private readonly enterRegs = new SeamRegs();
   /** TDX: the TDVMCALL answer KVM passes in R10/R11 at the next TDH.VP.ENTER. */
@@ -661,7 +664,7 @@ export class Vcpu {
     if (!this.inTd) return;
     const tdx = this.kvm.tdx;
     this.inTd = false;
-    if (tdx !== null) tdx.module.exitGuest(this.tdvpr(tdx));
+    if (tdx !== null) tdx.module.exitGuestQuiet(this.tdvpr(tdx));
   }
 
   /**
@@ -729,7 +732,7 @@ export class Vcpu {
    * classification. Returns the run's result when it must stop, null to re-enter.
    */
   private handleTdExit(tdx: TdxOps, exit: TdExit): RunResult | null {
-    tdx.module.enterResult(this.tdvpr(tdx));
+    tdx.module.enterResultQuiet(this.tdvpr(tdx));
     if (exit.reason !== EXIT_REASON_EPT_VIOLATION) return null;
     if (exit.extExitQualification === EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION) {
       this.kvm.vmDead(`Guest access before accepting ${hex(exit.gpa)} on vCPU ${this.id}`);
@@ -738,9 +741,11 @@ export class Vcpu {
     let hw = PFERR_GUEST_FINAL_MASK;
     if ((exit.exitQualification & 2) !== 0) hw += PFERR_WRITE_MASK;
     const page = exit.gpa - (exit.gpa % PAGE_SIZE);
-    const code = this.kvm.ops.faultErrorCode({ gpa: page, errorCode: hw }, (g) =>
-      this.kvm.memIsPrivate(g),
-    );
+    // The vendor reads the fault and returns: one scratch object per vCPU, no closure per exit.
+    const fault = this.tdFault;
+    fault.gpa = page;
+    fault.errorCode = hw;
+    const code = this.kvm.ops.faultErrorCode(fault, this.memIsPrivate);
     const out = kvmMmuDoPageFault(this.kvm, this, page, code);
     if (out.memoryFault) {
       return { ret: out.ret, exit: { reason: KVM_EXIT_MEMORY_FAULT, ...out.memoryFault } };
@@ -767,7 +772,7 @@ export class Vcpu {
           if (entered !== null) return entered;
           const req = tdx.module.tdgVpVmcallMapGpa(this.tdvpr(tdx), next, end - next);
           this.inTd = false;
-          if (req !== null) tdx.module.enterResult(this.tdvpr(tdx));
+          if (req !== null) tdx.module.enterResultQuiet(this.tdvpr(tdx));
           const enabled = (this.kvm.hypercallExitEnabled & (1 << KVM_HC_MAP_GPA_RANGE)) !== 0;
           const started = TdxMapGpa.start(enabled, tdx.gpaw, next, end - next);
           state = started.state;

@@ -1250,18 +1250,35 @@ export class TdxModule {
     return this.completeEnter(v, regs);
   }
 
+  /**
+   * exitGuest() for a caller that drops the result (the same state changes, registers and
+   * events; no result object). False when the vCPU was not inside the TD.
+   */
+  exitGuestQuiet(tdvprPa: number): boolean {
+    const v = this.vcpu(tdvprPa);
+    if (v === undefined || !v.inGuest) return false;
+    this.tdExit(v, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, null);
+    this.completeEnterState(v, this.out);
+    return true;
+  }
+
   /** The VP.ENTER result for the vCPU's last exit (after a guest operation exited). */
   private completeEnter(v: Vcpu, regs: SeamRegs): SeamcallResult {
+    const reason = this.completeEnterState(v, regs);
+    return { status: St.tdxStatus(0, reason), regs };
+  }
+
+  /** completeEnter() without its result: exit registers written, event emitted; the reason. */
+  private completeEnterState(v: Vcpu, regs: SeamRegs): number {
     const exit = v.lastExit as TdExit;
     this.writeExitRegs(regs, exit);
-    const status = St.tdxStatus(0, exit.reason);
-    const snap = this.enterSnap.get(v.tdvprPfn);
+    const snap = this.enterSnap.size === 0 ? undefined : this.enterSnap.get(v.tdvprPfn);
     if (snap !== undefined) {
       this.enterSnap.delete(v.tdvprPfn);
       this.stLo = exit.reason;
       this.emit('seamcall', L.TDH_VP_ENTER, 0, snap, 0);
     }
-    return { status, regs };
+    return exit.reason;
   }
 
   /** The VP.ENTER result of a vCPU whose guest operation caused a TD exit. */
@@ -1269,6 +1286,14 @@ export class TdxModule {
     const v = this.vcpu(tdvprPa);
     if (v === undefined || v.inGuest || v.lastExit === null) return null;
     return this.completeEnter(v, regs);
+  }
+
+  /** enterResult() for a caller that drops the result; false when there is none. */
+  enterResultQuiet(tdvprPa: number): boolean {
+    const v = this.vcpu(tdvprPa);
+    if (v === undefined || v.inGuest || v.lastExit === null) return false;
+    this.completeEnterState(v, this.out);
+    return true;
   }
 
   // models tdh_vp_flush.c
@@ -1866,24 +1891,18 @@ export class TdxModule {
   }
 
   private acceptInner(v: Vcpu, td: Td, gpa: number, level: number): AcceptOutcome {
-    const bad = (): AcceptOutcome => ({
-      kind: 'status',
-      status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_RCX),
-    });
-    if (!Number.isSafeInteger(gpa) || gpa < 0 || (level !== 0 && level !== 1)) return bad();
-    if (!this.privateGpa(td, gpa, level)) return bad();
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || (level !== 0 && level !== 1)) {
+      return acceptBadOperand();
+    }
+    if (!this.privateGpa(td, gpa, level)) return acceptBadOperand();
     const reached = this.septWalk(td, gpa, level);
     const state = septStateOf(this.wLo, this.wHi);
     const accessible = (SEPT_STATE_RWX[state] ?? 0) !== 0 && isLeafState(state);
-    const violation = (): AcceptOutcome => ({
-      kind: 'exit',
-      exit: this.tdExit(v, EXIT_REASON_EPT_VIOLATION, 0, EXT_EXIT_QUAL_TYPE_ACCEPT, gpa, null),
-    });
     if (!reached) {
       if (isLeafState(state) && accessible) {
         return { kind: 'status', status: St.tdxStatus(St.TDX_PAGE_ALREADY_ACCEPTED, this.wLevel) };
       }
-      return violation();
+      return this.acceptViolation(v, gpa);
     }
     if (this.locks.size !== 0) {
       const key = lockKey({ kind: 'septEntry', tdr: td.tdrPfn * 4096, gpa, level });
@@ -1897,7 +1916,7 @@ export class TdxModule {
     }
     if (accessible)
       return { kind: 'status', status: St.tdxStatus(St.TDX_PAGE_ALREADY_ACCEPTED, level) };
-    if (!stateAllowed(ALLOWED_PAGE_ACCEPT, state)) return violation();
+    if (!stateAllowed(ALLOWED_PAGE_ACCEPT, state)) return this.acceptViolation(v, gpa);
     // Zero the page(s) with the TD's key and map them.
     const pfn = septEntryPfn(this.wLo, this.wHi);
     const pages = level === 0 ? 1 : 512;
@@ -1905,6 +1924,14 @@ export class TdxModule {
     const next = state === SeptState.PENDING ? SeptState.MAPPED : SeptState.EXPORTED_DIRTY;
     this.setEntry(septEntryLo(next, pfn), septEntryHi(next, pfn));
     return { kind: 'status', status: SUCCESS_STATUS };
+  }
+
+  /** ACCEPT of a page the host has not AUGed: EPT-violation TD exit, extended type ACCEPT. */
+  private acceptViolation(v: Vcpu, gpa: number): AcceptOutcome {
+    return {
+      kind: 'exit',
+      exit: this.tdExit(v, EXIT_REASON_EPT_VIOLATION, 0, EXT_EXIT_QUAL_TYPE_ACCEPT, gpa, null),
+    };
   }
 
   /**
@@ -2368,4 +2395,9 @@ export function encodeTdParams(p: TdParams): Uint8Array {
   dv.setUint32(32, (gpaw === 52 ? 1 : 0) | ((p.configFlags ?? 1 << 2) & ~1), true);
   dv.setUint16(40, p.tscFrequency ?? 100, true);
   return b;
+}
+
+/** TDG.MEM.PAGE.ACCEPT's answer to a malformed GPA/level operand. */
+function acceptBadOperand(): AcceptOutcome {
+  return { kind: 'status', status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_RCX) };
 }
