@@ -17,6 +17,10 @@
  *     PAMT; the leaf becomes PENDING and PAMT PT_REG; KVM sets its mirror leaf;
  *  5. the ACCEPT is re-executed: PENDING -> MAPPED (the page is zeroed: it has no contents
  *     yet in either program, so nothing is written).
+ * Around the guest's TDCALLs, as kvmx models them: TDH.VP.ENTER (TDVPR operand and PAMT type,
+ * TD runnable, vCPU ready, the TD epoch reference), the TD exit (reference dropped, exit
+ * recorded) whose VP.ENTER result KVM reads (exit registers), and after the page an
+ * external-interrupt TD exit that ends the operation.
  *
  * Every structure is allocated fresh per run. Cold: the page-table store is touched as the run
  * goes. Warm: it is touched before the clock starts, as kvmx's FramePool.reserve() does for
@@ -49,7 +53,7 @@
 #define SEPT_MAPPED 3ull
 #define SEPT_RWX 7ull
 /* PAMT page types. */
-enum { PT_NDA = 0, PT_REG = 1, PT_EPT = 8, PT_TDR = 2 };
+enum { PT_NDA = 0, PT_REG = 1, PT_EPT = 8, PT_TDR = 2, PT_TDVPR = 3 };
 enum { OWN_FREE = 0, OWN_KVM_PT = 1, OWN_SEPT = 2, OWN_GMEM = 3 };
 
 /* Host memory: per-frame metadata and a slot (4 KiB of words) for frames used as tables. */
@@ -69,6 +73,15 @@ static uint32_t tdr_pfn, sept_root, mirror_root;
 static uint64_t chldcnt;
 static int td_runnable;
 static uint64_t sept_tables, mirror_tables;
+/* the vCPU: its TDVPR page, state, epoch reference and last exit (exit registers) */
+enum { VCPU_READY = 1, VCPU_ACTIVE = 2 };
+enum { EXIT_EPT_VIOLATION = 48, EXIT_EXTERNAL_INTERRUPT = 1 };
+static uint32_t tdvpr_pfn;
+static int vcpu_state, vcpu_in_guest;
+static uint64_t td_epoch, td_refcount[2], vcpu_epoch;
+static uint64_t exit_reason, exit_qual, exit_ext_qual, exit_gpa;
+/* not static: the exit registers are an output, kept like the kvmx register file */
+uint64_t faultin_out_regs[4];
 
 static double now_s(void)
 {
@@ -211,6 +224,45 @@ static int page_aug(uint64_t gpa, uint32_t tdr, uint32_t pfn)
 	return 0;
 }
 
+/* TDH.VP.ENTER(tdvpr): the operand and TD checks, then the vCPU is inside the TD. */
+static int vp_enter(uint32_t tdvpr)
+{
+	if (tdvpr >= next_pfn || owner[tdvpr] != OWN_SEPT || pamt_pt[tdvpr] != PT_TDVPR ||
+	    pamt_owner[tdvpr] != tdr_pfn)
+		return -1;
+	if (!td_runnable)
+		return -2;
+	if (vcpu_state != VCPU_READY || vcpu_in_guest)
+		return -8; /* VCPU_STATE_INCORRECT */
+	td_refcount[td_epoch & 1]++;
+	vcpu_epoch = td_epoch;
+	vcpu_in_guest = 1;
+	vcpu_state = VCPU_ACTIVE;
+	return 0;
+}
+
+/* A TD exit: drop the epoch reference, record the exit. */
+static void td_exit(uint64_t reason, uint64_t qual, uint64_t ext_qual, uint64_t gpa)
+{
+	td_refcount[vcpu_epoch & 1]--;
+	vcpu_in_guest = 0;
+	vcpu_state = VCPU_READY;
+	exit_reason = reason;
+	exit_qual = qual;
+	exit_ext_qual = ext_qual;
+	exit_gpa = gpa;
+}
+
+/* The VP.ENTER result KVM reads after the exit: the exit registers. */
+static uint64_t vp_enter_result(void)
+{
+	faultin_out_regs[0] = exit_qual;
+	faultin_out_regs[1] = exit_ext_qual;
+	faultin_out_regs[2] = exit_gpa;
+	faultin_out_regs[3] = 0;
+	return exit_reason;
+}
+
 /* TDG.MEM.PAGE.ACCEPT(gpa, 4K): 0 = accepted, 1 = EPT-violation TD exit, <0 = error. */
 static int page_accept(uint64_t gpa)
 {
@@ -218,11 +270,11 @@ static int page_accept(uint64_t gpa)
 	if (gpa >= SHARED_BIT_GPA || (gpa & 0xfff))
 		return -3;
 	uint64_t *e = sept_walk(gpa >> 12, 1, &stopped);
-	if (!e)
+	if (!e || sept_state(*e) == 0) {
+		td_exit(EXIT_EPT_VIOLATION, 0, 6 /* EXT_EXIT_QUAL_TYPE_ACCEPT */, gpa);
 		return 1;
+	}
 	uint64_t s = sept_state(*e);
-	if (s == 0)
-		return 1;
 	if (s == SEPT_MAPPED)
 		return -7; /* PAGE_ALREADY_ACCEPTED */
 	if (s != SEPT_PENDING)
@@ -339,6 +391,13 @@ int main(int argc, char **argv)
 		mirror_root = alloc_frame(OWN_KVM_PT);
 		fill_table(mirror_root, NONPRESENT);
 		td_runnable = 1;
+		tdvpr_pfn = alloc_frame(OWN_SEPT);
+		pamt_pt[tdvpr_pfn] = PT_TDVPR;
+		pamt_owner[tdvpr_pfn] = tdr_pfn;
+		vcpu_state = VCPU_READY;
+		vcpu_in_guest = 0;
+		td_epoch = 1;
+		td_refcount[0] = td_refcount[1] = 0;
 		chldcnt = sept_tables = mirror_tables = 0;
 
 		double cpu0 = cpu_s();
@@ -347,8 +406,16 @@ int main(int argc, char **argv)
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t gpa = (SLOT_BASE_GFN + perm[i]) << 12;
 			int r;
-			while ((r = page_accept(gpa)) == 1) {
+			for (;;) {
+				if (!vcpu_in_guest && (r = vp_enter(tdvpr_pfn)) != 0) {
+					fprintf(stderr, "VP.ENTER: %d\n", r);
+					return 1;
+				}
+				if ((r = page_accept(gpa)) != 1)
+					break;
 				exits++;
+				if (vp_enter_result() != EXIT_EPT_VIOLATION || exit_gpa != gpa)
+					return 1;
 				int f = tdp_page_fault(gpa);
 				if (f) {
 					fprintf(stderr, "fault at %#llx: %d\n", (unsigned long long)gpa, f);
@@ -359,6 +426,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "accept at %#llx: %d\n", (unsigned long long)gpa, r);
 				return 1;
 			}
+			/* the operation ends: an external-interrupt TD exit and its VP.ENTER result */
+			td_exit(EXIT_EXTERNAL_INTERRUPT, 0, 0, 0);
+			vp_enter_result();
 		}
 		double secs = now_s() - t0;
 		double cpu = cpu_s() - cpu0;
