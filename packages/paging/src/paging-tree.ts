@@ -186,6 +186,52 @@ function stepDown(store: Int32Array, slots: Int32Array, bh: number, bl: number, 
   return fi >>> 0 < slots.length ? (slots[fi] as number) << 10 : -2;
 }
 
+/**
+ * The loop of PagingTree.zapPtDefault() when nobody listens: entries at words w..end (step
+ * 2) of a page table with KVM's entry meaning; every present one (bit 11, 0x800 as a
+ * literal) becomes (emptyLo, emptyHi). Returns how many. A function of its own with no call
+ * inside, so the compiler keeps the store's bounds and base in registers; eight entries
+ * (one 64-byte line) are tested at once, so a sparse table costs a fraction of a pass.
+ */
+function zapPresent(
+  store: Int32Array,
+  w: number,
+  end: number,
+  emptyLo: number,
+  emptyHi: number,
+): number {
+  let n = 0;
+  for (; w + 14 <= end; w += 16) {
+    if (
+      (((store[w] as number) |
+        (store[w + 2] as number) |
+        (store[w + 4] as number) |
+        (store[w + 6] as number) |
+        (store[w + 8] as number) |
+        (store[w + 10] as number) |
+        (store[w + 12] as number) |
+        (store[w + 14] as number)) &
+        0x800) ===
+      0
+    ) {
+      continue;
+    }
+    for (let x = w; x < w + 16; x += 2) {
+      if (((store[x] as number) & 0x800) === 0) continue;
+      store[x] = emptyLo;
+      store[x + 1] = emptyHi;
+      n++;
+    }
+  }
+  for (; w <= end; w += 2) {
+    if (((store[w] as number) & 0x800) === 0) continue;
+    store[w] = emptyLo;
+    store[w + 1] = emptyHi;
+    n++;
+  }
+  return n;
+}
+
 export class PagingTree {
   readonly pool: FramePool;
   readonly rootLevel: RootLevel;
@@ -1003,49 +1049,23 @@ export class PagingTree {
    */
   private zapPtDefault(base: number, first: number, last: number, gfn0: number): number {
     const store = this.pool.store;
-    const emptyLo = this.emptyLo;
-    const emptyHi = this.emptyHi;
+    const emptyLo = this.emptyLo | 0;
+    const emptyHi = this.emptyHi | 0;
     const listener = this.onChange;
-    let n = 0;
-    let w = base + 2 * first;
-    const end = base + 2 * last;
-    // Eight entries (one 64-byte cache line) at a time: one test skips a line with no
-    // present entry, so a sparse table costs a fraction of the per-entry loop. 0x800 is
-    // SPTE_MMU_PRESENT_MASK as a literal (see lookup4()).
-    for (; w + 14 <= end; w += 16) {
-      if (
-        (((store[w] as number) |
-          (store[w + 2] as number) |
-          (store[w + 4] as number) |
-          (store[w + 6] as number) |
-          (store[w + 8] as number) |
-          (store[w + 10] as number) |
-          (store[w + 12] as number) |
-          (store[w + 14] as number)) &
-          0x800) ===
-        0
-      ) {
-        continue;
-      }
-      for (let x = w; x < w + 16; x += 2) {
-        const lo = store[x] as number;
+    let n: number;
+    if (listener === null) {
+      n = zapPresent(store, base + 2 * first, base + 2 * last, emptyLo, emptyHi);
+    } else {
+      n = 0;
+      for (let w = base + 2 * first, end = base + 2 * last; w <= end; w += 2) {
+        const lo = store[w] as number;
         if ((lo & 0x800) === 0) continue;
-        const hi = store[x + 1] as number;
-        store[x] = emptyLo;
-        store[x + 1] = emptyHi;
+        const hi = store[w + 1] as number;
+        store[w] = emptyLo;
+        store[w + 1] = emptyHi;
         n++;
-        if (listener !== null)
-          listener(this, gfn0 + ((x - base) >>> 1), 1, lo, hi, emptyLo, emptyHi);
+        listener(this, gfn0 + ((w - base) >>> 1), 1, lo, hi, emptyLo, emptyHi);
       }
-    }
-    for (; w <= end; w += 2) {
-      const lo = store[w] as number;
-      if ((lo & 0x800) === 0) continue;
-      const hi = store[w + 1] as number;
-      store[w] = emptyLo;
-      store[w + 1] = emptyHi;
-      n++;
-      if (listener !== null) listener(this, gfn0 + ((w - base) >>> 1), 1, lo, hi, emptyLo, emptyHi);
     }
     this.leavesPerLevel[1] = (this.leavesPerLevel[1] as number) - n;
     return n;
