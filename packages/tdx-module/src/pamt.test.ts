@@ -28,4 +28,23 @@ describe('PAMT', () => {
     p.setBepoch(far + 511, PT_4KB, 7);
     expect(p.bepoch(far + 511, PT_4KB)).toBe(7);
   });
+
+  it('reserve() makes entries exist without changing any (PT_NDA, no owner), capped at the TDMRs', () => {
+    const p = new Pamt(base, 1 << 20);
+    p.set(base + 5, PT_4KB, PageType.PT_REG, base);
+    p.reserve(300000);
+    expect(p.pt4k.length).toBeGreaterThanOrEqual(300000);
+    expect(p.pt(base + 5, PT_4KB)).toBe(PageType.PT_REG);
+    expect(p.owner(base + 5, PT_4KB)).toBe(base);
+    for (const pfn of [base, base + 299999, base + 4096 * 7]) {
+      if (pfn === base + 5) continue;
+      expect(p.pt(pfn, PT_4KB)).toBe(PageType.PT_NDA);
+      expect(p.owner(pfn, PT_4KB)).toBe(-1);
+      expect(p.bepoch(pfn, PT_4KB)).toBe(0);
+      expect(p.pt(pfn, PT_2MB)).toBe(PageType.PT_NDA);
+      expect(p.owner(pfn, PT_2MB)).toBe(-1);
+    }
+    p.reserve(1 << 30);
+    expect(p.pt4k.length).toBeLessThanOrEqual((1 << 20) + 512);
+  });
 });

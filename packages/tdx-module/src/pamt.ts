@@ -148,6 +148,22 @@ export class Pamt {
     return true;
   }
 
+  /**
+   * Make the 4K and 2M entries of frame indexes [0, frames) exist now and touch their memory,
+   * so a run that uses them does not pay the growth copies and first-touch page faults while
+   * it is measured (performance.md B.2, warm runs). Entries stay PT_NDA with no owner.
+   */
+  reserve(frames: number): void {
+    const want = Math.min(Math.max(0, Math.floor(frames)), this.frames);
+    if (want > this.pt4k.length) this.grow(want);
+    for (const a of [this.pt4k, this.pt2m]) {
+      for (let i = 0; i < a.length; i += 4096) a[i] = a[i] as number;
+    }
+    for (const a of [this.bepoch4k, this.bepoch2m]) {
+      for (let i = 0; i < a.length; i += 512) a[i] = a[i] as number;
+    }
+  }
+
   private grow(frames: number): void {
     let cap = this.pt4k.length;
     while (cap < frames) cap *= 2;

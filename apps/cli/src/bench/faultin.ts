@@ -63,7 +63,7 @@ export interface FaultinVm {
  * The VMM's set-up (as the KVM TDX selftests do it): KVM_CREATE_VM(TDX), INIT_VM, one vCPU,
  * a 64 GiB guest_memfd bound to one memslot, the whole slot set PRIVATE, FINALIZE_VM.
  */
-export function createFaultinVm(reserveTables = 0): FaultinVm {
+export function createFaultinVm(reserveTables = 0, pages = 0): FaultinVm {
   const pool = new FramePool();
   // A warm pool: room for the page tables made (and touched) before the clock starts.
   if (reserveTables > 0) pool.reserve(reserveTables);
@@ -95,6 +95,11 @@ export function createFaultinVm(reserveTables = 0): FaultinVm {
     'KVM_SET_MEMORY_ATTRIBUTES',
   );
   must(vm.tdxFinalizeVm(), 'KVM_TDX_FINALIZE_VM');
+  // Warm: the PAMT entries of every frame the run can use (the guest's pages, the tables, the
+  // TD's own pages), as the C program memsets its PAMT arrays.
+  if (reserveTables > 0) {
+    vm.tdx?.module.pamt.reserve(pool.allocated + reserveTables + pages + 64);
+  }
   return { vm, vcpu };
 }
 
@@ -117,7 +122,7 @@ export function runFaultin(
   host: BenchHost,
   warm = true,
 ): FaultinRun {
-  const { vm, vcpu } = createFaultinVm(warm ? tablesFor(gfns.length) : 0);
+  const { vm, vcpu } = createFaultinVm(warm ? tablesFor(gfns.length) : 0, gfns.length);
   const n = gfns.length;
   const check = mode === 'on' ? checkerFor(vm) : null;
   let violations = 0;
