@@ -5,7 +5,13 @@
 
 /** True when `mask` is 0 or a single power-of-two bit below 2^53. */
 export function isSingleBitMask(mask: number): boolean {
-  return mask === 0 || (Number.isSafeInteger(mask) && mask > 0 && 2 ** Math.log2(mask) === mask);
+  if (mask === 0) return true;
+  if (!Number.isSafeInteger(mask) || mask < 0) return false;
+  // Math.log2 is inexact (2 ** Math.log2(3) === 3), so test the 32-bit halves instead: exactly
+  // one of them is non-zero, and that one has a single bit (x & (x - 1) is exact on ToInt32).
+  const hi = Math.floor(mask / 2 ** 32);
+  const lo = mask >>> 0;
+  return hi === 0 ? (lo & (lo - 1)) === 0 : lo === 0 && (hi & (hi - 1)) === 0;
 }
 
 /** 1 if `value` has the bit of the single-bit `mask` set, else 0 (0 for mask 0). */
