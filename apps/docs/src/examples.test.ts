@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   BY_EXAMPLE_DIR,
   CORE_PACKAGES,
@@ -15,12 +15,6 @@ import {
   packageCoverage,
   pageIncludes,
 } from './example-coverage.js';
-
-// apps/docs/package.json does not list @kvmx/explore (adding it means a lockfile change), so
-// the explore examples' `import … from '@kvmx/explore'` is pointed at the package's source here
-// (and by `paths` in tsconfig.json for tsc). Same module, same code; remove both once the
-// dependency is declared.
-vi.mock('@kvmx/explore', () => import('../../../packages/explore/src/index.js'));
 
 const files = exampleFiles();
 
