@@ -4,6 +4,7 @@
 // custom tags, deep nesting, multi-documents, tabs, duplicate keys), binary junk, and random
 // byte edits of a small real scenario. Each input says whether it must be refused as bad input.
 
+import { OP_NAMES } from '@kvmx/scenario';
 import fc from 'fast-check';
 
 export interface AdversarialInput {
@@ -58,28 +59,8 @@ const BAD_NUMBERS = [
   '0xg',
 ] as const;
 
-const OPS = [
-  'memslot',
-  'setAttributes',
-  'punchHole',
-  'allocate',
-  'hostWrite',
-  'hostRead',
-  'initMemRegion',
-  'finalize',
-  'invalidateHva',
-  'preFault',
-  'destroy',
-  'seamcall',
-  'check',
-  'write',
-  'read',
-  'accept',
-  'mapGpa',
-  'hypercall',
-  'pvalidate',
-  'resume',
-] as const;
+/** Every operation a scenario step may name (the schema's list, in its order). */
+const OPS = OP_NAMES;
 
 const FIELDS = ['gpa', 'size', 'byte', 'slot', 'vcpu', 'private', 'shared', 'leaf', 'level', 'rcx'];
 
