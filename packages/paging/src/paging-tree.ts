@@ -232,6 +232,13 @@ function zapPresent(
   return n;
 }
 
+/** Whether any entry of the table at word base `base` has bit 11 (KVM's present bit). */
+function anyPresent(store: Int32Array, base: number): boolean {
+  let acc = 0;
+  for (let w = base, end = base + 1024; w < end; w += 2) acc |= store[w] as number;
+  return (acc & 0x800) !== 0;
+}
+
 export class PagingTree {
   readonly pool: FramePool;
   readonly rootLevel: RootLevel;
@@ -993,7 +1000,9 @@ export class PagingTree {
       const last = Math.min(511, Math.floor((e - 1 - tableGfn) / step));
       if (level === 1 && fastPt) {
         zapped += this.zapPtDefault(base, first, last, tableGfn - off);
-        return freeEmptyTables && first === 0 && last === 511;
+        // Empty when the whole table was zapped, or when nothing present is left in it.
+        if (!freeEmptyTables) return false;
+        return (first === 0 && last === 511) || !anyPresent(this.pool.store, base);
       }
       // Does a present entry remain in the visited part? (Only tracked for default entries.)
       let kept = false;
@@ -1019,7 +1028,10 @@ export class PagingTree {
           const f1 = Math.max(0, s - g);
           const l1 = Math.min(511, e - 1 - g);
           zapped += this.zapPtDefault(child, f1, l1, g - off);
-          if (freeEmptyTables && f1 === 0 && l1 === 511) {
+          if (
+            freeEmptyTables &&
+            ((f1 === 0 && l1 === 511) || !anyPresent(this.pool.store, child))
+          ) {
             this.childKnownEmpty = true; // removeTable() need not look for present entries
             this.writeAtBase(base, i, g - off, 2, this.emptyLo, this.emptyHi);
             this.childKnownEmpty = false;
