@@ -81,6 +81,9 @@ describe('StepExecutor', () => {
     expect(ex.execute(resume).run?.exit).toBeNull();
     // Checked over the write's range, which the resume continued.
     expect(ex.violationsAfter(resume)).toEqual(ex.violations());
+    // Resumed again with nothing pending: KVM_RUN returns at once.
+    expect(ex.execute(resume).run).toMatchObject({ ret: 0, exit: null });
+    expect(ex.violationsAfter(resume)).toEqual([]);
     expect(ex.pendingExits[0]).toBeNull();
     expect(ex.canRun(w)).toBe(true);
   });

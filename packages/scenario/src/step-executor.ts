@@ -96,7 +96,8 @@ export class StepExecutor {
   /**
    * Per vCPU: the GPA range of its last guest operation (other than `resume`), which a
    * `resume` continues; size UNKNOWN_REACH when the operation's reach is not a range (a
-   * hypercall), NO_OPERATION before the first (a `resume` then has nothing to continue).
+   * hypercall), NO_OPERATION when there is nothing to continue (before the first operation,
+   * or once a `resume` found the vCPU idle).
    */
   private readonly opGpa: number[] = [];
   private readonly opSize: number[] = [];
@@ -229,7 +230,7 @@ export class StepExecutor {
       case 'resume': {
         const n = op.args.vcpu;
         size = this.opSize[n] ?? UNKNOWN_REACH;
-        // Nothing to continue: KVM_RUN returns at once and changes nothing.
+        // Nothing was continued: KVM_RUN returned at once and changed nothing.
         if (size === NO_OPERATION) return checkInvariantsAt(this.kvm, 0, 0);
         if (size === UNKNOWN_REACH) return checkInvariants(this.kvm);
         gpa = this.opGpa[n] ?? 0;
@@ -400,6 +401,9 @@ export class StepExecutor {
       const range = touchedRange(op);
       this.opGpa[n] = range === null ? 0 : range.gpa;
       this.opSize[n] = range === null ? UNKNOWN_REACH : range.size;
+    } else if (op.op === 'resume' && !vcpu.hasPendingExit) {
+      // KVM_RUN with nothing to continue returns at once: this resume changes nothing.
+      this.opSize[n] = NO_OPERATION;
     }
     let r: RunResult;
     switch (op.op) {
