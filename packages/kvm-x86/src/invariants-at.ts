@@ -173,11 +173,14 @@ function checkMirrorPath(kvm: Kvm, root: ShadowPage, gfn: number, v: Report): vo
     const child = mmu.sps.get(spteToPfn(lo, mmu.hi(sp, i)));
     if (child === undefined) return; // KVM_BUG territory: the full checker's walk skips it too
     // The S-EPT entry that points to the child's table: module level = child's PG level.
-    const e = module.septEntry(tdx.tdr, child.baseGfn * PAGE_SIZE, child.level);
-    const state = e === null ? -1 : septStateOf(e.lo, e.hi);
+    // (septEntryRaw: the entry septEntry() would describe, without building it per level.)
+    const found = module.septEntryRaw(tdx.tdr, child.baseGfn * PAGE_SIZE, child.level);
+    const eLo = module.walkedLo;
+    const eHi = module.walkedHi;
+    const state = found ? septStateOf(eLo, eHi) : -1;
     const linked =
-      e !== null &&
-      e.level === child.level &&
+      found &&
+      module.walkedLevel === child.level &&
       state !== SeptState.FREE &&
       state >= 0 &&
       !isLeafState(state);
@@ -186,10 +189,10 @@ function checkMirrorPath(kvm: Kvm, root: ShadowPage, gfn: number, v: Report): vo
         'mirror-sept-agree',
         `mirror table for gfn ${hex(child.baseGfn)} level ${child.level} has no S-EPT table`,
       );
-    } else if (septEntryPfn(e.lo, e.hi) !== child.externalSpt) {
+    } else if (septEntryPfn(eLo, eHi) !== child.externalSpt) {
       v(
         'mirror-sept-agree',
-        `S-EPT table for gfn ${hex(child.baseGfn)} level ${child.level} is ${hex(septEntryPfn(e.lo, e.hi))}, not the external_spt ${hex(child.externalSpt)}`,
+        `S-EPT table for gfn ${hex(child.baseGfn)} level ${child.level} is ${hex(septEntryPfn(eLo, eHi))}, not the external_spt ${hex(child.externalSpt)}`,
       );
     }
     if (child.externalSpt >= 0 && module.pamt.pt(child.externalSpt, 0) !== PageType.PT_EPT) {
@@ -212,15 +215,18 @@ function checkSeptAt(
 ): boolean {
   const tdx = kvm.tdx;
   if (tdx === null) return false;
-  const e = tdx.module.septEntry(tdx.tdr, gfn * PAGE_SIZE, 0);
-  const state = e === null ? -1 : septStateOf(e.lo, e.hi);
-  if (e === null || state < 0 || state === SeptState.FREE || !isLeafState(state)) {
+  const module = tdx.module;
+  const found = module.septEntryRaw(tdx.tdr, gfn * PAGE_SIZE, 0);
+  const eLo = module.walkedLo;
+  const eHi = module.walkedHi;
+  const state = found ? septStateOf(eLo, eHi) : -1;
+  if (!found || state < 0 || state === SeptState.FREE || !isLeafState(state)) {
     return mirror !== null;
   }
-  const level = e.level + 1;
+  const level = module.walkedLevel + 1;
   const n = pagesPerHpage(level as PgLevel);
   const base = gfn - (gfn % n);
-  const pfn = septEntryPfn(e.lo, e.hi);
+  const pfn = septEntryPfn(eLo, eHi);
   if (mirror === null) {
     v('mirror-sept-agree', `S-EPT maps gfn ${hex(base)} (pfn ${hex(pfn)}) but the mirror does not`);
   } else {

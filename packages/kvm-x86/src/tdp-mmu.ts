@@ -281,12 +281,16 @@ export class TdpMmu {
     const root = fault.mirror ? this.mirrorRoot : this.directRoot;
     if (root === null || root.invalid) return RET_PF_RETRY;
     const bits = this.rootBits(root);
+    // Entries are read in place (PagingTree.tableBase): one slot lookup per level.
+    const tree = this.treeOf(root);
     let sp = root;
     for (;;) {
       const level = sp.level;
       const i = this.index(fault.gfn, bits, level);
-      const lo = this.lo(sp, i);
-      const hi = this.hi(sp, i);
+      const w = tree.tableBase(sp.spt) + 2 * i;
+      const store = this.pool.store;
+      const lo = store[w] as number;
+      const hi = store[w + 1] as number;
       if (isFrozenSpte(lo, hi)) return RET_PF_RETRY;
       if (level === fault.goalLevel) return this.mapHandleTargetLevel(fault, sp, i, lo, hi);
       if (isShadowPresentPte(lo) && !isLastSpte(lo, level)) {

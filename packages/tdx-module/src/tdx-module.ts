@@ -2068,6 +2068,29 @@ export class TdxModule {
 
   // ---- inspection ----------------------------------------------------------------------
 
+  /**
+   * septEntry() without a result object, for checkers that read many entries: false when the
+   * TD has no S-EPT; otherwise the entry the walk reached is in walkedLo / walkedHi /
+   * walkedLevel (the same walk and entry septEntry() describes).
+   */
+  septEntryRaw(tdrPa: number, gpa: number, level = 0): boolean {
+    const td = this.td(tdrPa);
+    if (td === undefined || td.sept === null) return false;
+    this.septWalk(td, gpa - (gpa % (LEVEL_BYTES[level] ?? 2 ** (12 + 9 * level))), level);
+    return true;
+  }
+  /** Low word (uint32) of the entry septEntryRaw() reached. */
+  get walkedLo(): number {
+    return this.wLo;
+  }
+  get walkedHi(): number {
+    return this.wHi;
+  }
+  /** Module level (0 = 4K) of the entry septEntryRaw() reached. */
+  get walkedLevel(): number {
+    return this.wLevel;
+  }
+
   /** The S-EPT entry mapping `gpa` at module level `level`, or null when the walk stops above. */
   septEntry(
     tdrPa: number,
