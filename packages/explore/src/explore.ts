@@ -9,7 +9,7 @@
 // decides how long to keep shrinking, never what a run does).
 
 import type { VmTypeName } from '@kvmx/address';
-import type { StepOp, VmConfig } from '@kvmx/scenario';
+import type { StepOp, StepResult, VmConfig } from '@kvmx/scenario';
 import fc from 'fast-check';
 import { StepExecutor, type StepOutcome, stepOutcome } from './executor.js';
 import { decodeStep, exploreVmConfig, prologue, STEP_CODE_LIMIT } from './generate.js';
@@ -95,8 +95,10 @@ export function runSequence(
   const one = (op: StepOp, check: boolean): FoundViolation | null => {
     if (!ex.canRun(op)) return null;
     let outcome: StepOutcome;
+    let result: StepResult;
     try {
-      outcome = stepOutcome(op, ex.execute(op));
+      result = ex.execute(op);
+      outcome = stepOutcome(op, result);
     } catch (e) {
       if (record) recorded.push({ op, outcome: {} });
       ran++;
@@ -107,7 +109,7 @@ export function runSequence(
     if (!check) return null;
     let found: { invariant: string; detail: string }[];
     try {
-      found = ex.violationsAfter(op);
+      found = ex.violationsAfter(op, result);
     } catch (e) {
       return {
         invariant: MODEL_CRASH,

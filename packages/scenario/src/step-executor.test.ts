@@ -144,6 +144,18 @@ describe('StepExecutor', () => {
     expect(ex.violations()).toEqual([]);
   });
 
+  it('a memslot ioctl that failed changed nothing: the same answer as the whole checker', () => {
+    const ex = executor(vm('sw_protected'));
+    ex.execute(slot(true));
+    ex.execute({ op: 'write', args: { gpa: 0x1000, size: 8, byte: 1, vcpu: 0 } });
+    // Private memslots are immutable: re-creating slot 0 with another size is EINVAL.
+    const op: StepOp = { ...slot(true), args: { ...slot(true).args, size: 0x100000 } } as StepOp;
+    const r = ex.execute(op);
+    expect(r.error).toBe('EINVAL');
+    expect(ex.violationsAfter(op, r)).toEqual(ex.violations());
+    expect(ex.violations()).toEqual([]);
+  });
+
   it('knows which steps reach only their own range', () => {
     expect(touchedRange({ op: 'punchHole', args: { gpa: 0x1000, size: 0x2000 } })).toEqual({
       gpa: 0x1000,

@@ -215,12 +215,17 @@ export class StepExecutor {
    * A huge leaf that overlaps the range is checked whole (its span's attributes, its frame),
    * so huge host backing needs no more than the range either. A caller that checks step by
    * step checks the whole VM once more at the end of a sequence: that finds what a step left
-   * outside its range (the VMM's huge host pages around a host access, say).
+   * outside its range (the VMM's huge host pages around a host access, say). Given the
+   * step's result, a memslot ioctl that failed is known to have changed nothing (KVM
+   * validates the region before it touches a slot) and gets the VM-wide checks only.
    */
-  violationsAfter(op: StepOp): Violation[] {
+  violationsAfter(op: StepOp, result?: StepResult): Violation[] {
     let gpa: number;
     let size: number;
     switch (op.op) {
+      case 'memslot':
+        if (result?.error !== undefined) return checkInvariantsAt(this.kvm, 0, 0);
+        return checkInvariants(this.kvm);
       case 'punchHole':
       case 'allocate':
         if (this.gmemById.size > 0) return checkInvariants(this.kvm);
