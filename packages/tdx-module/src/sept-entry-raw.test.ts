@@ -32,4 +32,23 @@ describe('septEntryRaw', () => {
     }
     expect(f.mod.septEntryRaw(f.tdr + 0x1000, base, 0)).toBe(false);
   });
+
+  it('SEPT.ADD links its fresh FREE-filled table with an exact count (tree statistics match)', () => {
+    const f = buildTd();
+    expectOk(f.mod.mrFinalize(f.tdr), 'MR.FINALIZE');
+    const gpas = [0x40000000, 0x40200000, 0x80000000, 0x7f0000000];
+    for (const gpa of gpas) {
+      mapTables(f, gpa);
+      expectOk(f.mod.memPageAug(f.tdr, gpa, 0, f.page(FrameOwner.GUEST_MEMFD)));
+      expectOk(f.mod.memPageAug(f.tdr, gpa + 0x1000, 0, f.page(FrameOwner.GUEST_MEMFD)));
+    }
+    const tree = f.mod.td(f.tdr)?.sept;
+    expect(tree).toBeDefined();
+    const stats = tree?.stats();
+    // Four 4K-leaf tables and the tables above them; eight PENDING leaves, all at 4K.
+    expect(stats?.leaves[1]).toBe(8);
+    expect(stats?.leaves[2]).toBe(0);
+    expect(stats?.tables[1]).toBe(4);
+    expect(stats?.mappedPages).toBe(8);
+  });
 });

@@ -714,8 +714,12 @@ export class TdxModule {
     this.wHi = hi >>> 0;
   }
 
-  /** Link a new S-EPT table under the walked entry (which becomes NL_MAPPED). */
-  private linkSeptTable(td: Td, table: number): void {
+  /**
+   * Link a new S-EPT table under the walked entry (which becomes NL_MAPPED). `leaves`: how many
+   * leaf entries the table holds when known (0 for a table just filled with FREE entries, the
+   * tree's empty value: the tree then skips its 512-entry count), else undefined.
+   */
+  private linkSeptTable(td: Td, table: number, leaves?: number): void {
     const tree = td.sept as PagingTree;
     const r = tree.linkTable(
       this.wGfn,
@@ -723,6 +727,7 @@ export class TdxModule {
       table,
       septEntryLo(SeptState.NL_MAPPED, table) | 0,
       septEntryHi(SeptState.NL_MAPPED, table) | 0,
+      leaves,
     );
     if (r !== 0) throw new Error(`S-EPT linkTable failed (${r}): model bug`);
     this.wLo = septEntryLo(SeptState.NL_MAPPED, table);
@@ -1558,7 +1563,7 @@ export class TdxModule {
     this.pool.fillWords(pfn, SEPT_FREE_LO, SEPT_FREE_HI | 0);
     this.pamt.set(pfn, PT_4KB, PageType.PT_EPT, td.tdrPfn);
     td.chldcnt++;
-    this.linkSeptTable(td, pfn);
+    this.linkSeptTable(td, pfn, 0);
     return 0;
   }
   private readonly scratch = new SeamRegs();
