@@ -335,6 +335,16 @@ describe('TDX MapGPA', () => {
       [AREA + 0x401000, 256, 0],
     ]);
     expect(r.tdvmcall).toEqual({ status: 'TDVMCALL_STATUS_SUCCESS', r11: 0 });
+    // The VMCALL's GPA is R12 (shared bit included), not RCX (the exposed-register mask).
+    const vmcalls = t.events.filter((e) => e.type === 'tdcall' && e.leaf === 'TDG.VP.VMCALL');
+    expect(vmcalls).toEqual([
+      {
+        type: 'tdcall',
+        leaf: 'TDG.VP.VMCALL',
+        gpa: `0x${start.toString(16)}`,
+        status: 'TDX_SUCCESS',
+      },
+    ]);
   });
 
   it('a pending event between chunks returns RETRY and the guest re-issues from R11', () => {

@@ -121,7 +121,7 @@ export function formatEvent(e: RunEvent, s: TraceStyle = PLAIN_STYLE): string[] 
     }
     case 'tdcall':
       return [
-        `${INDENT}${s.magenta(`tdcall: ${e.leaf}`)} gpa ${e.gpa} -> ${e.status === 'TDX_SUCCESS' ? s.green(e.status) : s.yellow(e.status)}`,
+        `${INDENT}${s.magenta(`tdcall: ${e.leaf}`)}${e.gpa === undefined ? '' : ` gpa ${e.gpa}`} -> ${e.status === 'TDX_SUCCESS' ? s.green(e.status) : s.yellow(e.status)}`,
       ];
     case 'hook':
       return [`${INDENT}${s.cyan(`kvm_x86_ops.${e.op}`)}: gfn ${e.gfn} level ${e.level}`];

@@ -163,6 +163,9 @@ export interface TdxCallEvent {
   readonly rdx: TdxStatus;
   readonly r8: TdxStatus;
   readonly r9: TdxStatus;
+  /** R11 and R12: a TDG.VP.VMCALL's sub-function and its first argument (MapGPA: the GPA). */
+  readonly r11: TdxStatus;
+  readonly r12: TdxStatus;
   readonly status: TdxStatus;
   /** Logical processor the call ran on. */
   readonly lp: number;
@@ -420,6 +423,8 @@ export class TdxModule {
       rdx: snap.word(REG_RDX),
       r8: snap.word(REG_R8),
       r9: snap.word(REG_R9),
+      r11: snap.word(REG_R11),
+      r12: snap.word(REG_R12),
       status: St.tdxStatus(hi, this.stLo),
       lp: this.lp,
     });

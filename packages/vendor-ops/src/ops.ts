@@ -51,7 +51,8 @@ export type VendorEvent =
       /** A guest TDCALL (TDG.MEM.PAGE.ACCEPT, TDG.VP.VMCALL) or a #VE the guest takes. */
       readonly type: 'tdcall';
       readonly leaf: string;
-      readonly gpa: string;
+      /** ACCEPT: the page; a #VE: the faulting page; VMCALL<MapGPA>: R12. Absent otherwise. */
+      readonly gpa?: string;
       readonly status: string;
     }
   | {

@@ -25,6 +25,8 @@ import {
   isSuccess,
   statusHex,
   statusName,
+  TDG_MEM_PAGE_ACCEPT,
+  TDVMCALL_MAP_GPA,
   TDX_EPT_ENTRY_STATE_INCORRECT,
   TDX_OPERAND_BUSY,
   type TdxCallEvent,
@@ -145,6 +147,20 @@ export class TdxOps implements KvmX86Ops {
     const rcxLo = e.rcx.lo >>> 0;
     const gpa = e.rcx.hi * 2 ** 32 + (rcxLo - (rcxLo % PAGE_SIZE));
     if (e.type === 'tdcall') {
+      // TDG.MEM.PAGE.ACCEPT carries GPA | level in RCX; a TDG.VP.VMCALL's RCX is the mask of
+      // the registers it exposes, and MapGPA's GPA is in R12 (GHCI). Other VMCALL
+      // sub-functions carry no GPA, so the event has none.
+      if (e.leaf !== TDG_MEM_PAGE_ACCEPT) {
+        const mapGpa = e.r11.hi === 0 && e.r11.lo >>> 0 === TDVMCALL_MAP_GPA;
+        const r12 = e.r12.hi * 2 ** 32 + (e.r12.lo >>> 0);
+        emit({
+          type: 'tdcall',
+          leaf: e.name,
+          ...(mapGpa ? { gpa: `0x${r12.toString(16)}` } : {}),
+          status,
+        });
+        return;
+      }
       emit({ type: 'tdcall', leaf: e.name, gpa: `0x${gpa.toString(16)}`, status });
       return;
     }
