@@ -16,9 +16,10 @@ import type { StepExecutor } from './executor.js';
 export const STEP_CODE_LIMIT = 2 ** 30;
 
 /**
- * The guest-physical window the explorer works in: the two 2 MiB memslots of the prologue
- * and 512 KiB above them without a memslot (MMIO), 1152 pages from GPA 0. Small on purpose:
- * the invariant checker's cost grows with the pages in use.
+ * The guest-physical window the explorer works in: 1152 pages (4.5 MiB) from GPA 0, i.e. all
+ * of the prologue's memslot 1 (4 MiB at GPA 0) and the first 512 KiB of memslot 2 (4 MiB at
+ * 4 MiB). GPAs without a memslot (MMIO) appear once memslot steps delete a slot or re-create
+ * it smaller. Small on purpose: the invariant checker's cost grows with the pages in use.
  */
 export const EXPLORE_PAGES = 1152;
 export const EXPLORE_WINDOW = EXPLORE_PAGES * PAGE_SIZE;
