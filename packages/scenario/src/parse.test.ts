@@ -244,6 +244,11 @@ describe('parseScenario: one message with file:line:col for bad input', () => {
       'x.yaml:4:19: steps[0].check.mrtd: expected the 48-byte MRTD as 0x followed by 96 hex digits',
     ],
     [
+      'an injection the model does not have',
+      'name: t\nvm: {type: tdx, inject: remove-without-trak}\nsteps: []\n',
+      'x.yaml:2:25: vm.inject: expected one of remove-without-track, remove-without-block,',
+    ],
+    [
       'a contradiction about invariants',
       'name: t\ninvariants: true\nvm: {type: tdx, invariants: false}\nsteps: []\n',
       'x.yaml:3:29: vm.invariants contradicts',

@@ -3,6 +3,7 @@
 // messages). Unknown keys are refused everywhere (strict objects).
 
 import { VM_TYPE_NAMES } from '@kvmx/address';
+import { KVM_INJECTIONS } from '@kvmx/vendor-ops';
 import { z } from 'zod';
 import {
   byteSchema,
@@ -108,6 +109,8 @@ export type CheckRoot = (typeof CHECK_ROOTS)[number];
 export const MEMSLOT_FLAGS = ['readonly', 'log_dirty'] as const;
 
 const vmTypeEnum = z.enum(VM_TYPE_NAMES);
+/** The injectable KVM bugs of the model (`kvmx explore --list-injections`). */
+const INJECTION_NAMES = KVM_INJECTIONS.map((i) => i.name);
 const bool = z.boolean();
 /** TDX status names as the module writes them (validated against the model at run time). */
 const statusName = z
@@ -132,10 +135,7 @@ export const vmSchema = z
     autoConvert: bool.optional(),
     autoAccept: bool.optional(),
     septVeDisable: bool.optional(),
-    inject: z
-      .string()
-      .regex(/^[a-z0-9-]+$/, 'inject: expected an injection name (kvmx explore --list-injections)')
-      .optional(),
+    inject: z.enum(INJECTION_NAMES).optional(),
     invariants: bool.optional(),
   })
   .meta({

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import type { KvmEvent } from '@kvmx/kvm-x86';
 import {
+  formatDiagnostic,
   MAX_AUTO_EXITS,
   parseScenario,
   type SeamcallStatus,
@@ -108,19 +109,24 @@ assert.equal(touchedRange(memslot), null); // can change state anywhere: the who
 assert.deepEqual(ex.violationsAfter(write), []);
 assert.deepEqual(ex.violations(), []);
 
-// A set-up that fails names its ioctl: here KVM_CREATE_VM refuses an unknown injected bug
-// (a scenario's `vm.inject`); create() gives the same failure as its message.
-const parsed = parseScenario(
+// A set-up that fails names its ioctl: here KVM_CREATE_VM refuses an unknown injected bug.
+// A scenario file cannot name one (the parser refuses it with its position), but a program
+// handing the executor its own VM config can; create() gives the same failure as its message.
+const unknownBug = parseScenario(
   'name: x\nvm: {type: tdx, inject: no-such-bug}\nsteps: []\n',
   'x.yaml',
 );
+assert.ok(!unknownBug.ok);
+assert.match(formatDiagnostic(unknownBug.error), /^x\.yaml:2:25: vm\.inject: expected one of /);
+const parsed = parseScenario('name: x\nvm: {type: tdx}\nsteps: []\n', 'x.yaml');
 assert.ok(parsed.ok);
-const refused = StepExecutor.open(parsed.value.vm);
+const withUnknownBug: VmConfig = { ...parsed.value.vm, inject: 'no-such-bug' };
+const refused = StepExecutor.open(withUnknownBug);
 assert.ok(!(refused instanceof StepExecutor));
 const failure: VmSetupFailure = refused;
 assert.deepEqual(
   [failure.ioctl, failure.error, failure.kvm],
   ['KVM_CREATE_VM', 'EINVAL', undefined],
 );
-assert.equal(StepExecutor.create(parsed.value.vm), 'KVM_CREATE_VM(tdx) failed with EINVAL');
+assert.equal(StepExecutor.create(withUnknownBug), 'KVM_CREATE_VM(tdx) failed with EINVAL');
 ex.execute({ op: 'destroy', args: {} });
