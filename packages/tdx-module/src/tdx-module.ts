@@ -1252,34 +1252,26 @@ export class TdxModule {
    * returns TDX_SUCCESS | exit reason with the exit registers in `regs`.
    */
   exitGuest(tdvprPa: number, regs: SeamRegs = this.out): SeamcallResult {
-    const v = this.vcpu(tdvprPa);
-    if (v === undefined || !v.inGuest) {
+    if (!this.exitGuestQuiet(tdvprPa, regs)) {
       return { status: St.tdxStatus(St.TDX_VCPU_STATE_INCORRECT), regs };
     }
-    this.tdExit(v, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, null);
-    return this.completeEnter(v, regs);
+    return this.enterStatus(tdvprPa, regs);
   }
 
   /**
    * exitGuest() for a caller that drops the result (the same state changes, registers and
    * events; no result object). False when the vCPU was not inside the TD.
    */
-  exitGuestQuiet(tdvprPa: number): boolean {
+  exitGuestQuiet(tdvprPa: number, regs: SeamRegs = this.out): boolean {
     const v = this.vcpu(tdvprPa);
     if (v === undefined || !v.inGuest) return false;
     this.tdExit(v, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, null);
-    this.completeEnterState(v, this.out);
+    this.completeEnter(v, regs);
     return true;
   }
 
-  /** The VP.ENTER result for the vCPU's last exit (after a guest operation exited). */
-  private completeEnter(v: Vcpu, regs: SeamRegs): SeamcallResult {
-    const reason = this.completeEnterState(v, regs);
-    return { status: St.tdxStatus(0, reason), regs };
-  }
-
-  /** completeEnter() without its result: exit registers written, event emitted; the reason. */
-  private completeEnterState(v: Vcpu, regs: SeamRegs): number {
+  /** The end of TDH.VP.ENTER for the vCPU's last exit: exit registers written, event emitted. */
+  private completeEnter(v: Vcpu, regs: SeamRegs): void {
     const exit = v.lastExit as TdExit;
     this.writeExitRegs(regs, exit);
     const snap = this.enterSnap.size === 0 ? undefined : this.enterSnap.get(v.tdvprPfn);
@@ -1288,21 +1280,24 @@ export class TdxModule {
       this.stLo = exit.reason;
       this.emit('seamcall', L.TDH_VP_ENTER, 0, snap, 0);
     }
-    return exit.reason;
+  }
+
+  /** VP.ENTER's result after completeEnter(): TDX_SUCCESS | the exit reason. */
+  private enterStatus(tdvprPa: number, regs: SeamRegs): SeamcallResult {
+    const exit = (this.vcpu(tdvprPa) as Vcpu).lastExit as TdExit;
+    return { status: St.tdxStatus(0, exit.reason), regs };
   }
 
   /** The VP.ENTER result of a vCPU whose guest operation caused a TD exit. */
   enterResult(tdvprPa: number, regs: SeamRegs = this.out): SeamcallResult | null {
-    const v = this.vcpu(tdvprPa);
-    if (v === undefined || v.inGuest || v.lastExit === null) return null;
-    return this.completeEnter(v, regs);
+    return this.enterResultQuiet(tdvprPa, regs) ? this.enterStatus(tdvprPa, regs) : null;
   }
 
   /** enterResult() for a caller that drops the result; false when there is none. */
-  enterResultQuiet(tdvprPa: number): boolean {
+  enterResultQuiet(tdvprPa: number, regs: SeamRegs = this.out): boolean {
     const v = this.vcpu(tdvprPa);
     if (v === undefined || v.inGuest || v.lastExit === null) return false;
-    this.completeEnterState(v, this.out);
+    this.completeEnter(v, regs);
     return true;
   }
 
