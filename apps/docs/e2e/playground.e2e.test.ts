@@ -7,31 +7,22 @@
 //
 // Needs `pnpm --filter @kvmx/docs build` first, and /usr/bin/chromium (or KVMX_CHROMIUM).
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { pathToFileURL } from 'node:url';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type StaticServer, serveStatic } from './static-server.js';
+import {
+  hasChromium,
+  launchSite,
+  type Opened,
+  REPO_ROOT,
+  SCREENSHOTS,
+  type Site,
+} from './browser.js';
 
-const DOCS_DIR = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(DOCS_DIR, 'dist');
-const REPO_ROOT = join(DOCS_DIR, '..', '..');
 const EXAMPLES_DIR = join(REPO_ROOT, 'examples');
-const SCREENSHOTS = join(DOCS_DIR, 'e2e', 'screenshots');
-const CHROMIUM = process.env.KVMX_CHROMIUM ?? '/usr/bin/chromium';
-// toolchain.md §1.5: the flags verified with Debian's chromium on this kind of machine.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const hasChromium = existsSync(CHROMIUM);
 
 const EXAMPLES = readdirSync(EXAMPLES_DIR)
   .filter((f) => /\.(ya?ml|json)$/.test(f))
@@ -69,53 +60,14 @@ function normalise(lines: readonly string[]): unknown[] {
 }
 
 describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
-  let server: StaticServer;
-  let context: BrowserContext;
-  let profile: string;
-  const external: string[] = [];
-
+  let site: Site;
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'playground.html'))) {
-      throw new Error(`${DIST} has no playground: run \`pnpm --filter @kvmx/docs build\` first`);
-    }
-    server = await serveStatic(DIST);
-    profile = mkdtempSync(join(tmpdir(), 'kvmx-docs-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
-    context.setDefaultTimeout(60_000);
-    await context.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.protocol.startsWith('http') && url.origin !== server.origin) {
-        external.push(url.href);
-        return route.abort();
-      }
-      return route.continue();
-    });
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    site = await launchSite('playground.html');
   });
-
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await site?.close();
   });
-
-  async function open(path: string): Promise<{ page: Page; problems: string[] }> {
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    const res = await page.goto(server.origin + path, { waitUntil: 'networkidle' });
-    expect(res?.status(), `HTTP status of ${path}`).toBe(200);
-    return { page, problems };
-  }
+  const open = (path: string): Promise<Opened> => site.open(path);
 
   /** Click an example's button and Run; wait until the summary names that file's run. */
   async function runExample(page: Page, base: string): Promise<void> {
@@ -132,7 +84,7 @@ describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
     const { page, problems } = await open('/');
     await expect(page.locator('.VPNav a[href="/playground"]').count()).resolves.toBeGreaterThan(0);
     await page.locator('.VPHero a[href="/playground"]').first().click();
-    await page.waitForURL(`${server.origin}/playground**`);
+    await page.waitForURL(`${site.origin}/playground**`);
     const summary = page.getByTestId('summary');
     await summary.waitFor();
     await expect(summary.getAttribute('data-ok')).resolves.toBe('true');
@@ -279,7 +231,7 @@ describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
     const before = await jsonl(page);
     await page.close();
 
-    const again = await open(url.slice(server.origin.length));
+    const again = await open(url.slice(site.origin.length));
     await again.page.getByTestId('summary').waitFor();
     await expect(again.page.getByTestId('editor').inputValue()).resolves.toBe(text);
     await expect(again.page.getByTestId('summary').getAttribute('data-ok')).resolves.toBe('true');
@@ -335,7 +287,7 @@ describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
       ).resolves.toBeGreaterThan(0);
     }
     await page.locator('a[href="/playground#example=punch-hole.yaml"]').first().click();
-    await page.waitForURL(`${server.origin}/playground#example=punch-hole.yaml`);
+    await page.waitForURL(`${site.origin}/playground#example=punch-hole.yaml`);
     await expect(page.getByTestId('file').textContent()).resolves.toBe('examples/punch-hole.yaml');
     await expect(page.getByTestId('summary').getAttribute('data-ok')).resolves.toBe('true');
     // With the playground open, a link that changes only the hash loads that example.
@@ -378,6 +330,6 @@ describe.skipIf(!hasChromium)('scenario playground in chromium', () => {
     await live.screenshot({ path: join(SCREENSHOTS, 'concept-live-tables.png') });
     expect(problems).toEqual([]);
     await page.close();
-    expect(external).toEqual([]);
+    expect(site.external).toEqual([]);
   });
 });

@@ -8,40 +8,22 @@
 // (`apt-get install -y chromium`; KVMX_CHROMIUM overrides the path).
 
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { pageIncludes } from '../src/example-coverage.js';
-import { type StaticServer, serveStatic } from './static-server.js';
+import {
+  CHROMIUM,
+  DIST,
+  DOCS_DIR,
+  hasChromium,
+  launchSite,
+  type Opened,
+  REPO_ROOT,
+  SCREENSHOTS,
+  type Site,
+} from './browser.js';
 
-const DOCS_DIR = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(DOCS_DIR, 'dist');
-const REPO_ROOT = join(DOCS_DIR, '..', '..');
-const SCREENSHOTS = join(DOCS_DIR, 'e2e', 'screenshots');
-const CHROMIUM = process.env.KVMX_CHROMIUM ?? '/usr/bin/chromium';
-// toolchain.md §1.5: the flags verified with Debian's chromium on this kind of machine.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   console.warn(
     `[docs e2e] SKIPPED: no chromium at ${CHROMIUM}. Install it with \`apt-get install -y chromium\` ` +
@@ -77,12 +59,6 @@ function urlOf(file: string): string {
   return `/${rel.slice(0, -'.html'.length)}`;
 }
 
-interface Opened {
-  readonly page: Page;
-  /** Console errors, uncaught exceptions and failed requests seen on this page. */
-  readonly problems: string[];
-}
-
 // Counted as a failed test (not only a failed hook), so "N passed, N failed" tells the truth
 // when the build step was forgotten or failed.
 test('the site has been built (apps/docs/dist/index.html exists)', () => {
@@ -93,55 +69,14 @@ test('the site has been built (apps/docs/dist/index.html exists)', () => {
 });
 
 describe.skipIf(!hasChromium)('docs site in chromium', () => {
-  let server: StaticServer;
-  let context: BrowserContext;
-  let profile: string;
-  const external: string[] = [];
-
+  let site: Site;
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) {
-      throw new Error(`${DIST} has no build: run \`pnpm --filter @kvmx/docs build\` first`);
-    }
-    server = await serveStatic(DIST);
-    profile = mkdtempSync(join(tmpdir(), 'kvmx-docs-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
-    // Playwright's 30 s default is tight for hydration on a loaded machine.
-    context.setDefaultTimeout(60_000);
-    // The site must work offline: anything not on our server is recorded and refused.
-    await context.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.protocol.startsWith('http') && url.origin !== server.origin) {
-        external.push(url.href);
-        return route.abort();
-      }
-      return route.continue();
-    });
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    site = await launchSite('index.html');
   });
-
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await site?.close();
   });
-
-  async function open(path: string): Promise<Opened> {
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    const res = await page.goto(server.origin + path, { waitUntil: 'networkidle' });
-    expect(res?.status(), `HTTP status of ${path}`).toBe(200);
-    return { page, problems };
-  }
+  const open = (path: string): Promise<Opened> => site.open(path);
 
   test('home links to the decoder, and the decoder decodes 0x800000001000 for tdx/48', async () => {
     const { page, problems } = await open('/');
@@ -149,7 +84,7 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'home.png') });
 
     await page.locator('.VPHero a[href="/decoder"]').first().click();
-    await page.waitForURL(`${server.origin}/decoder`);
+    await page.waitForURL(`${site.origin}/decoder`);
     const input = page.getByTestId('gpa');
     await input.waitFor();
     await page.getByTestId('vm').selectOption('tdx');
@@ -370,6 +305,6 @@ describe.skipIf(!hasChromium)('docs site in chromium', () => {
       expect(problems, path).toEqual([]);
       await page.close();
     }
-    expect(external).toEqual([]);
+    expect(site.external).toEqual([]);
   });
 });
