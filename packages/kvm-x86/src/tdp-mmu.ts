@@ -83,6 +83,16 @@ export interface ShadowPage {
   invalid: boolean;
 }
 
+/** A ShadowPage whose identity fields map() rewrites as it descends (its tdp_iter). */
+interface WalkTable {
+  spt: number;
+  level: PgLevel;
+  isMirror: boolean;
+  baseGfn: number;
+  externalSpt: number;
+  invalid: boolean;
+}
+
 /** What a fault asks kvm_tdp_mmu_map() to install. */
 export interface TdpFault {
   /** Alias-free GFN. */
@@ -134,6 +144,18 @@ export class TdpMmu {
   /** True while an atomic (read mmu_lock) write is in progress (handle_changed_spte's `shared`). */
   private shared = false;
   private readonly path = new WalkPath();
+  /**
+   * map()'s tdp_iter: the table the walk is in, with the fields of a ShadowPage (the same
+   * shape as register()'s objects, so the writes it is passed to stay monomorphic).
+   */
+  private readonly iter: WalkTable = {
+    spt: NO_FRAME,
+    level: 1,
+    isMirror: false,
+    baseGfn: 0,
+    externalSpt: NO_FRAME,
+    invalid: false,
+  };
 
   constructor(options: TdpMmuOptions) {
     this.pool = options.pool;
@@ -283,47 +305,55 @@ export class TdpMmu {
     const bits = this.rootBits(root);
     // Entries are read in place (PagingTree.tableBase): one slot lookup per level.
     const tree = this.treeOf(root);
+    const gfn = fault.gfn;
+    // Like tdp_iter, the walk descends through the entries themselves: the table below a
+    // present non-leaf entry is the PFN it holds, one level down, mapping the entry's GFN
+    // range. `sp` is the root, a shadow page just linked, or `iter` describing the table the
+    // walk is in; no sptep_to_sp() per level (a dependent load of a shadow page that is not
+    // needed: every field the writes use is known from the walk). The checker verifies
+    // separately that every present non-leaf SPTE has its shadow page (invariants.ts).
+    const iter = this.iter;
     let sp = root;
     for (;;) {
       const level = sp.level;
-      const i = this.index(fault.gfn, bits, level);
+      const i = this.index(gfn, bits, level);
       const w = tree.tableBase(sp.spt) + 2 * i;
       const store = this.pool.store;
       const lo = store[w] as number;
       const hi = store[w + 1] as number;
       if (isFrozenSpte(lo, hi)) return RET_PF_RETRY;
       if (level === fault.goalLevel) return this.mapHandleTargetLevel(fault, sp, i, lo, hi);
+      const childBase = gfn - (gfn % (LEVEL_PAGES[level] as number));
       if (isShadowPresentPte(lo) && !isLastSpte(lo, level)) {
-        const child = this.sps.get(spteToPfn(lo, hi));
-        if (child === undefined) {
-          this.bug(`present non-leaf SPTE at level ${level} points to no shadow page`);
-          return -EIO;
-        }
-        sp = child;
+        iter.spt = spteToPfn(lo, hi);
+        iter.level = (level - 1) as PgLevel;
+        iter.isMirror = root.isMirror;
+        iter.baseGfn = childBase;
+        sp = iter;
         continue;
       }
       // Non-present, or a huge leaf that must be split to reach the goal level.
       const childLevel = (level - 1) as PgLevel;
-      const childBase = fault.gfn - (fault.gfn % (LEVEL_PAGES[level] as number));
       if (isShadowPresentPte(lo)) {
-        if (sp.isMirror) {
+        if (root.isMirror) {
           this.bug("kvm_tdp_mmu_map: don't support large page for mirrored roots (TDX)");
           return -EIO;
         }
         const r = this.splitHugePage(sp, level, childBase);
         if (r !== 0) return r === -EBUSY ? RET_PF_RETRY : r;
+        const next = this.sps.get(spteToPfn(this.lo(sp, i), this.hi(sp, i)));
+        if (next === undefined) return RET_PF_RETRY;
+        sp = next;
       } else {
-        const child = this.allocSp(childLevel, sp.isMirror, childBase);
+        const child = this.allocSp(childLevel, root.isMirror, childBase);
         if (child === null) return -ENOMEM;
         const r = this.linkSp(sp, i, lo, hi, child);
         if (r !== 0) {
           this.freeSp(child);
           return r === -EBUSY ? RET_PF_RETRY : r;
         }
+        sp = child;
       }
-      const next = this.sps.get(spteToPfn(this.lo(sp, i), this.hi(sp, i)));
-      if (next === undefined) return RET_PF_RETRY;
-      sp = next;
     }
   }
 
