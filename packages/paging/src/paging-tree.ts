@@ -167,31 +167,16 @@ function alignGfn(gfn: number, level: number): number {
 }
 
 /**
- * One step of the 4-level fast walks (KVM's entry meaning): for the entry at word `w` of
- * `store`, the word base of the child table when it is a present table (0 when that frame
- * has no contents: it reads as zeros), -1 when the entry is not present, -2 when it is
- * present but not a table of the pool (a huge leaf, a PFN outside the pool). The frame
- * index is computed as PagingTree.childBase() does, from the PFN split as (bh, bl) against
- * the pool's base. Small, so V8 inlines it; 0x880 / 0x800 are SPTE_MMU_PRESENT_MASK |
- * PT_PAGE_SIZE_MASK and SPTE_MMU_PRESENT_MASK as literals (an imported binding is a load
- * per use).
- */
-function stepDown(store: Int32Array, slots: Int32Array, bh: number, bl: number, w: number): number {
-  const lo = store[w] as number;
-  if ((lo & 0x880) !== 0x800) return (lo & 0x800) === 0 ? -1 : -2;
-  const dh = ((store[w + 1] as number) & 0xfffff) - bh;
-  if (dh >>> 0 >= 1024) return -2; // frame indexes are below 2^30
-  // dh < 2^10: (dh << 20) | (lo >>> 12) is the sum, and `| 0` spares an overflow check.
-  const fi = (((dh << 20) | (lo >>> 12)) - bl) | 0;
-  return fi >>> 0 < slots.length ? (slots[fi] as number) << 10 : -2;
-}
-
-/**
  * The loop of PagingTree.zapPtDefault() when nobody listens: entries at words w..end (step
  * 2) of a page table with KVM's entry meaning; every present one (bit 11, 0x800 as a
  * literal) becomes (emptyLo, emptyHi). Returns how many. A function of its own with no call
- * inside, so the compiler keeps the store's bounds and base in registers; eight entries
- * (one 64-byte line) are tested at once, so a sparse table costs a fraction of a pass.
+ * inside, so the compiler keeps the store's bounds and base in registers.
+ *
+ * Sixteen entries (two 64-byte lines) at a time: their present bits are gathered into one
+ * 16-bit mask (entry k's bit 11 moved to bit k) with no branch, and only the set bits are
+ * visited (lowest first, so the writes are in entry order). A sparse table then costs about
+ * one predictable branch per 16 entries plus one per present entry, where a test per entry
+ * mispredicts at almost every present one (the profile of the 1 GiB zap: most of its time).
  */
 function zapPresent(
   store: Int32Array,
@@ -201,26 +186,30 @@ function zapPresent(
   emptyHi: number,
 ): number {
   let n = 0;
-  for (; w + 14 <= end; w += 16) {
-    if (
-      (((store[w] as number) |
-        (store[w + 2] as number) |
-        (store[w + 4] as number) |
-        (store[w + 6] as number) |
-        (store[w + 8] as number) |
-        (store[w + 10] as number) |
-        (store[w + 12] as number) |
-        (store[w + 14] as number)) &
-        0x800) ===
-      0
-    ) {
-      continue;
-    }
-    for (let x = w; x < w + 16; x += 2) {
-      if (((store[x] as number) & 0x800) === 0) continue;
+  for (; w + 30 <= end; w += 32) {
+    let m =
+      (((store[w] as number) & 0x800) >>> 11) |
+      (((store[w + 2] as number) & 0x800) >>> 10) |
+      (((store[w + 4] as number) & 0x800) >>> 9) |
+      (((store[w + 6] as number) & 0x800) >>> 8) |
+      (((store[w + 8] as number) & 0x800) >>> 7) |
+      (((store[w + 10] as number) & 0x800) >>> 6) |
+      (((store[w + 12] as number) & 0x800) >>> 5) |
+      (((store[w + 14] as number) & 0x800) >>> 4) |
+      (((store[w + 16] as number) & 0x800) >>> 3) |
+      (((store[w + 18] as number) & 0x800) >>> 2) |
+      (((store[w + 20] as number) & 0x800) >>> 1) |
+      ((store[w + 22] as number) & 0x800) |
+      (((store[w + 24] as number) & 0x800) << 1) |
+      (((store[w + 26] as number) & 0x800) << 2) |
+      (((store[w + 28] as number) & 0x800) << 3) |
+      (((store[w + 30] as number) & 0x800) << 4);
+    while (m !== 0) {
+      const x = (w + ((31 - Math.clz32(m & -m)) << 1)) | 0;
       store[x] = emptyLo;
       store[x + 1] = emptyHi;
       n++;
+      m &= m - 1;
     }
   }
   for (; w <= end; w += 2) {
@@ -627,10 +616,10 @@ export class PagingTree {
   lookup(gfn: number): number {
     // Kept small so V8 inlines it (and lookup4()) into the caller's loop: a call per lookup
     // costs more instructions than the walk, and fewer instructions per lookup let the CPU
-    // keep more lookups' cache misses in flight (performance.md B.2).
-    // 68719476736 = 2^36 as a literal: a module-level constant is a context load and a
-    // heap-number check per use in optimised code.
-    if (this.fast4 === true && gfn >= 0 && gfn < 68719476736 && Number.isInteger(gfn)) {
+    // keep more lookups' cache misses in flight (performance.md B.2). `gfn >>> 0 === gfn`
+    // takes the integers 0..2^32-1 (a 16 TiB guest) and nothing else; a caller passing an
+    // int32 makes it one compare.
+    if (this.fast4 === true && gfn >>> 0 === gfn) {
       const r = this.lookup4(gfn);
       if (r >= 0) return r;
     }
@@ -675,38 +664,48 @@ export class PagingTree {
   }
 
   /**
-   * lookup() for a 4-level root with KVM's entry meaning and a GFN below 2^36: the common
-   * cases — a 4K leaf under three tables, or a miss — as straight-line code with one
-   * predicted branch per level. Returns -1 for anything else (a huge leaf, a table entry
-   * pointing outside the pool's slots), which lookupGeneral() then answers. Its bytecode
-   * stays under V8's inlining limit (460 bytes), hence stepDown().
+   * lookup() for a 4-level root with KVM's entry meaning and a GFN below 2^32: a 4K leaf
+   * under three tables, or a miss, as straight-line code. Returns -1 for a huge leaf on the
+   * way, which lookupGeneral() then answers. Its bytecode stays under V8's inlining limit
+   * (460 bytes), so it inlines into the caller's loop with lookup().
    *
-   * The GFN is split once (performance.md B.6, "i32split"): `gfn & 0x7ffffff` is exact for
-   * any integer below 2^53 (ToInt32 is modular), so the three lower indexes are int32 ops.
+   * Each level costs what C's walk costs plus one slot load: the entry's low word decides
+   * present/table (one compare, `-((lo >>> 11) & 1)` is 0 for not present, -1 for a huge
+   * leaf); the child's frame index, `pfn - basePfn` with the PFN from both words, is exact
+   * (integers below 2^53) and is used without a range check: a frame index outside `slots`,
+   * or a frame without contents, gives slot 0 (JS: an out-of-range typed-array read is
+   * `undefined`, and `undefined << 10` is 0), the zero frame, whose entries are not present
+   * — a miss, which is also the general path's answer for an entry pointing outside the
+   * pool. V8 compiles the index arithmetic as int32 with overflow checks (PFNs below 2^31).
    */
   private lookup4(gfn: number): number {
-    const low = gfn & 0x7ffffff; // exact: ToInt32 is modular; the top index follows
     const store = this.pool.store;
     const slots = this.pool.slots;
-    const bh = this.baseHi;
-    const bl = this.baseLo;
-    const top = (gfn - low) * 7.450580596923828e-9; // * 2^-27
-    let b = stepDown(store, slots, bh, bl, this.rootBase + (top << 1));
-    if (b < 0) return b + 1; // -1: not present (0); -2: for lookupGeneral() (-1)
-    b = stepDown(store, slots, bh, bl, b + ((low >>> 18) << 1));
-    if (b < 0) return b + 1;
-    const wpd = b + (((low >>> 9) & 511) << 1);
-    b = stepDown(store, slots, bh, bl, wpd);
-    if (b < 0) return b + 1;
-    // PT (a table without contents reads as the zero frame: a miss)
-    const w = b + ((low & 511) << 1);
-    const lo = store[w] as number;
-    if ((lo & 0x800) === 0) return 0;
-    this.foundLo = lo;
-    this.foundHi = store[w + 1] as number;
+    const bp = this.pool.basePfn;
+    const low = gfn & 0x7ffffff;
+    let w = (this.rootBase + ((gfn >>> 27) << 1)) | 0;
+    let lo = store[w] as number;
+    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    w =
+      ((slots[((store[w + 1] as number) & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) +
+      ((low >>> 18) << 1);
+    lo = store[w] as number;
+    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    w =
+      ((slots[((store[w + 1] as number) & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) +
+      (((low >>> 9) & 511) << 1);
+    lo = store[w] as number;
+    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    const hi = store[w + 1] as number;
+    const pt =
+      ((slots[(hi & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) + ((low & 511) << 1);
+    const leaf = store[pt] as number;
+    if ((leaf & 0x800) === 0) return 0;
+    this.foundLo = leaf;
+    this.foundHi = store[pt + 1] as number;
     this.foundIndex = low & 511;
-    this.foundTableLo = store[wpd] as number;
-    this.foundTableHi = store[wpd + 1] as number;
+    this.foundTableLo = lo;
+    this.foundTableHi = hi;
     return 1;
   }
 
@@ -794,13 +793,7 @@ export class PagingTree {
    */
   map(gfn: number, level: number, lo: number, hi: number): number {
     // Kept small so V8 inlines it (and map4k4()) into the caller's loop; see lookup().
-    if (
-      level === 1 &&
-      this.fast4 === true &&
-      gfn >= 0 &&
-      gfn < 68719476736 &&
-      Number.isInteger(gfn)
-    ) {
+    if (level === 1 && this.fast4 === true && gfn >>> 0 === gfn) {
       const r = this.map4k4(gfn, lo | 0, hi | 0);
       if (r !== 1) return r;
     }
@@ -816,7 +809,8 @@ export class PagingTree {
     const top = Math.floor(ig / TWO27);
     const low = (ig - top * TWO27) | 0;
     if (level === 1 && this.isTableFn === null && this.isLeafFn === null) {
-      const r = this.fast4 ? 1 : this.map4kDefault(gfn, top, low, lo | 0, hi | 0);
+      const r =
+        this.fast4 && gfn < 4294967296 ? 1 : this.map4kDefault(gfn, top, low, lo | 0, hi | 0);
       if (r !== 1) return r;
     }
     const custom = this.isTableFn !== null;
@@ -859,25 +853,28 @@ export class PagingTree {
   }
 
   /**
-   * map4kDefault() for a 4-level root, straight-line like lookup4(): when the three tables
-   * exist, one pass and one write through the inlined write path. Returns 1 to fall back (a
-   * table is missing, a huge leaf or a FROZEN entry is on the way, an entry points outside
-   * the pool's slots), -EBUSY for a FROZEN leaf, else PAGING_OK.
+   * map4kDefault() for a 4-level root and a GFN below 2^32, straight-line like lookup4():
+   * when the three tables exist, one pass and one write through the inlined write path.
+   * Returns 1 to fall back (a table is missing, a huge leaf or a FROZEN entry is on the way,
+   * an entry points outside the pool or at a frame without contents), -EBUSY for a FROZEN
+   * leaf, else PAGING_OK. The child frame indexes are used unchecked as in lookup4(); the
+   * page table must not be the zero frame (`w` below 1024: slot 0 is never written).
    */
   private map4k4(gfn: number, lo: number, hi: number): number {
-    const low = gfn & 0x7ffffff; // exact: ToInt32 is modular; the top index follows
     const store = this.pool.store;
     const slots = this.pool.slots;
-    const bh = this.baseHi;
-    const bl = this.baseLo;
-    let w = this.rootBase + (((gfn - low) * 7.450580596923828e-9) << 1); // * 2^-27
-    // PML4 → PDPT → PD → PT as a loop (one inlined stepDown()): with the whole of map()
-    // under V8's cumulative inlining budget, map() inlines into the caller's loop.
+    const bp = this.pool.basePfn;
+    const low = gfn & 0x7ffffff;
+    let w = (this.rootBase + ((gfn >>> 27) << 1)) | 0;
     for (let shift = 18; shift >= 0; shift -= 9) {
-      const b = stepDown(store, slots, bh, bl, w);
-      if (b <= 0) return 1; // missing, huge, outside the pool, or a frame without contents
-      w = b + (((low >>> shift) & 511) << 1);
+      const e = store[w] as number;
+      if ((e & 0x880) !== 0x800) return 1;
+      w =
+        ((slots[((store[w + 1] as number) & 0xfffff) * 1048576 + (e >>> 12) - bp] as number) <<
+          10) +
+        (((low >>> shift) & 511) << 1);
     }
+    if (w < 1024) return 1;
     const oldLo = store[w] as number;
     const oldHi = store[w + 1] as number;
     // FROZEN_SPTE (0x80000000000005a0) as literals.
