@@ -13,6 +13,7 @@ import {
   PG_LEVEL_4K,
   type PgLevel,
   pagesPerHpage,
+  type Word64,
 } from '@kvmx/address';
 import {
   EPT_MMIO,
@@ -35,7 +36,7 @@ import {
 } from '@kvmx/vendor-ops';
 import type { Kvm } from './kvm.js';
 import { KVM_LPAGE_MIXED_FLAG, type Memslot } from './memslot.js';
-import { RET_PF_EMULATE, RET_PF_RETRY } from './tdp-mmu.js';
+import { RET_PF_EMULATE, RET_PF_RETRY, type TdpFault } from './tdp-mmu.js';
 import { KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from './uapi.js';
 import type { Vcpu } from './vcpu.js';
 
@@ -54,14 +55,14 @@ export interface FaultOutcome {
 
 /** struct kvm_page_fault, the fields this model uses. */
 interface PageFault {
-  readonly addr: number;
-  readonly errorCode: number;
-  readonly isPrivate: boolean;
-  readonly write: boolean;
-  readonly exec: boolean;
-  readonly gfn: number;
-  readonly slot: Memslot | undefined;
-  readonly prefetch: boolean;
+  addr: number;
+  errorCode: number;
+  isPrivate: boolean;
+  write: boolean;
+  exec: boolean;
+  gfn: number;
+  slot: Memslot | undefined;
+  prefetch: boolean;
   maxLevel: PgLevel;
   goalLevel: PgLevel;
   pfn: number;
@@ -84,24 +85,93 @@ export function kvmMmuDoPageFault(
 ): FaultOutcome {
   void vcpu;
   const gfn = canonicalGfn(kvm, addr);
-  const fault: PageFault = {
-    addr,
-    errorCode,
-    isPrivate: pferrHas(errorCode, PFERR_PRIVATE_ACCESS),
-    write: pferrHas(errorCode, PFERR_WRITE_MASK),
-    exec: pferrHas(errorCode, PFERR_FETCH_MASK),
-    gfn,
-    slot: kvm.gfnToMemslot(gfn),
-    prefetch,
-    maxLevel: KVM_MAX_HUGEPAGE_LEVEL,
+  // One struct kvm_page_fault per call, as on KVM's stack: the scratch object unless a fault
+  // is already being handled (an event listener re-entering KVM), then a fresh one.
+  const fault = scratchBusy ? newPageFault() : scratch;
+  fault.addr = addr;
+  fault.errorCode = errorCode;
+  fault.isPrivate = pferrHas(errorCode, PFERR_PRIVATE_ACCESS);
+  fault.write = pferrHas(errorCode, PFERR_WRITE_MASK);
+  fault.exec = pferrHas(errorCode, PFERR_FETCH_MASK);
+  fault.gfn = gfn;
+  fault.slot = kvm.gfnToMemslot(gfn);
+  fault.prefetch = prefetch;
+  fault.maxLevel = KVM_MAX_HUGEPAGE_LEVEL;
+  fault.goalLevel = PG_LEVEL_4K;
+  fault.pfn = NO_FRAME;
+  fault.mapWritable = false;
+  fault.noslot = false;
+  if (kvm.mmu.allocRoots() !== 0) return outcome(fault, -ENOMEM);
+  if (fault !== scratch) return kvmTdpPageFault(kvm, fault);
+  scratchBusy = true;
+  try {
+    return kvmTdpPageFault(kvm, fault);
+  } finally {
+    // Nothing keeps the struct: the outcome copies what it needs.
+    scratch.slot = undefined;
+    scratchBusy = false;
+  }
+}
+
+function newPageFault(): PageFault {
+  return {
+    addr: 0,
+    errorCode: 0,
+    isPrivate: false,
+    write: false,
+    exec: false,
+    gfn: 0,
+    slot: undefined,
+    prefetch: false,
+    maxLevel: PG_LEVEL_4K,
     goalLevel: PG_LEVEL_4K,
     pfn: NO_FRAME,
     mapWritable: false,
     noslot: false,
   };
-  if (kvm.mmu.allocRoots() !== 0) return outcome(fault, -ENOMEM);
-  return kvmTdpPageFault(kvm, fault);
 }
+
+const scratch = newPageFault();
+let scratchBusy = false;
+
+/** TdpFault with writable fields, for the scratch request. */
+type TdpFaultRequest = { -readonly [K in keyof TdpFault]: TdpFault[K] };
+
+function newMapRequest(): TdpFaultRequest {
+  return {
+    gfn: 0,
+    mirror: false,
+    goalLevel: PG_LEVEL_4K,
+    leafLo: 0,
+    leafHi: 0,
+    mmio: false,
+    write: false,
+    prefetch: false,
+  };
+}
+
+const scratchMap = newMapRequest();
+
+/**
+ * make_spte()'s attribute words for a leaf (makeSpteAttrs), remembered per combination of
+ * the inputs that vary here: level, host-writable, prefetch, and the memtype (TDX: WB without
+ * IPAT; others WB|IPAT, see kvmTdpPageFault). A pure function of those, so computed once each.
+ */
+function leafAttrs(level: PgLevel, hostWritable: boolean, prefetch: boolean, tdx: boolean): Word64 {
+  const key = level * 8 + (hostWritable ? 4 : 0) + (prefetch ? 2 : 0) + (tdx ? 1 : 0);
+  const cached = LEAF_ATTRS[key];
+  if (cached !== undefined) return cached;
+  const attrs = makeSpteAttrs({
+    level,
+    hostWritable,
+    prefetch,
+    mtMask: tdx ? MT_MASK_WB : MT_MASK_WB_IPAT,
+  });
+  LEAF_ATTRS[key] = attrs;
+  return attrs;
+}
+
+const LEAF_ATTRS: Array<Word64 | undefined> = new Array(6 * 8).fill(undefined);
 
 /** models mmu.c: kvm_tdp_page_fault() → kvm_tdp_mmu_page_fault(). */
 function kvmTdpPageFault(kvm: Kvm, fault: PageFault): FaultOutcome {
@@ -126,25 +196,27 @@ function kvmTdpPageFault(kvm: Kvm, fault: PageFault): FaultOutcome {
     const pfn = fault.pfn - (fault.pfn % pages);
     // vmx_get_mt_mask(): TDX disables KVM_X86_QUIRK_EPT_IGNORE_GUEST_PAT (WB, no IPAT); other
     // VMs keep the quirk and get WB|IPAT.
-    const attrs = makeSpteAttrs({
-      level: fault.goalLevel,
-      hostWritable: fault.mapWritable,
-      prefetch: fault.prefetch,
-      mtMask: kvm.vmType === 'tdx' ? MT_MASK_WB : MT_MASK_WB_IPAT,
-    });
+    const attrs = leafAttrs(
+      fault.goalLevel,
+      fault.mapWritable,
+      fault.prefetch,
+      kvm.vmType === 'tdx',
+    );
     leafLo = attrs.lo | pfnLo(pfn);
     leafHi = attrs.hi | pfnHi(pfn);
   }
-  const ret = kvm.mmu.map({
-    gfn: fault.gfn,
-    mirror,
-    goalLevel: fault.goalLevel,
-    leafLo,
-    leafHi,
-    mmio: fault.noslot,
-    write: fault.write,
-    prefetch: fault.prefetch,
-  });
+  // The request kvm_tdp_mmu_map() reads (it keeps nothing): the scratch one with the scratch
+  // struct kvm_page_fault, else a fresh one.
+  const req = fault === scratch ? scratchMap : newMapRequest();
+  req.gfn = fault.gfn;
+  req.mirror = mirror;
+  req.goalLevel = fault.goalLevel;
+  req.leafLo = leafLo;
+  req.leafHi = leafHi;
+  req.mmio = fault.noslot;
+  req.write = fault.write;
+  req.prefetch = fault.prefetch;
+  const ret = kvm.mmu.map(req);
   // No emulation of private accesses: RET_PF_EMULATE on a private fault is a memory fault.
   if (ret === RET_PF_EMULATE && fault.isPrivate) return memoryFault(kvm, fault, -EFAULT);
   return outcome(fault, ret);

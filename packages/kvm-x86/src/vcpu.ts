@@ -122,6 +122,9 @@ const REG_R11 = 11;
 
 const MAX_FAULT_RETRIES = 8;
 
+/** accept()'s result when every page was accepted (immutable, so one object serves all). */
+const ACCEPT_COMPLETED: RunResult = Object.freeze({ ret: 0, exit: null, status: 'TDX_SUCCESS' });
+
 export class Vcpu {
   readonly kvm: Kvm;
   readonly id: number;
@@ -602,31 +605,49 @@ export class Vcpu {
   accept(gpa: number, size = PAGE_SIZE): RunResult {
     const tdx = this.kvm.tdx;
     if (tdx === null) return { ret: -EINVAL, exit: null };
-    const base = canonicalGfn(this.kvm, gpa) * PAGE_SIZE;
-    let done = 0;
-    let last = 'TDX_SUCCESS';
-    const step: Step = () => {
-      while (done < size) {
-        const page = base + done;
-        for (let tries = 0; ; tries++) {
-          if (tries >= MAX_FAULT_RETRIES) return this.stuck(page);
-          const entered = this.enterTd(tdx);
-          if (entered !== null) return entered;
-          const out = tdx.module.tdgMemPageAccept(this.tdvpr(tdx), page, 0);
-          if (out.kind === 'status') {
-            last = statusName(out.status.hi) ?? formatStatus(out.status);
-            if (!isSuccess(out.status)) return { ret: 0, exit: null, status: last };
+    // The operation's state lives in the vCPU, not in a closure per call: one accept at a time
+    // can be in progress (start() refuses another while it waits for resume(); one nested in a
+    // #VE never outlives its call), as one TDCALL at a time is on a real vCPU.
+    this.acceptBase = canonicalGfn(this.kvm, gpa) * PAGE_SIZE;
+    this.acceptSize = size;
+    this.acceptDone = 0;
+    this.acceptLast = 'TDX_SUCCESS';
+    return this.start(this.acceptStep, true);
+  }
+
+  private acceptBase = 0;
+  private acceptSize = 0;
+  private acceptDone = 0;
+  private acceptLast = 'TDX_SUCCESS';
+  private readonly acceptStep: Step = () => this.acceptPages();
+
+  /** accept()'s resumable step: `acceptDone` advances across exits. */
+  private acceptPages(): RunResult {
+    const tdx = this.kvm.tdx as TdxOps;
+    while (this.acceptDone < this.acceptSize) {
+      const page = this.acceptBase + this.acceptDone;
+      for (let tries = 0; ; tries++) {
+        if (tries >= MAX_FAULT_RETRIES) return this.stuck(page);
+        const entered = this.enterTd(tdx);
+        if (entered !== null) return entered;
+        const out = tdx.module.tdgMemPageAccept(this.tdvpr(tdx), page, 0);
+        if (out.kind === 'status') {
+          if (isSuccess(out.status)) {
+            this.acceptLast = 'TDX_SUCCESS';
             break;
           }
-          this.inTd = false;
-          const r = this.handleTdExit(tdx, out.exit);
-          if (r !== null) return r;
+          this.acceptLast = statusName(out.status.hi) ?? formatStatus(out.status);
+          return { ret: 0, exit: null, status: this.acceptLast };
         }
-        done += PAGE_SIZE;
+        this.inTd = false;
+        const r = this.handleTdExit(tdx, out.exit);
+        if (r !== null) return r;
       }
-      return { ret: 0, exit: null, status: last };
-    };
-    return this.start(step, true);
+      this.acceptDone += PAGE_SIZE;
+    }
+    return this.acceptLast === 'TDX_SUCCESS'
+      ? ACCEPT_COMPLETED
+      : { ret: 0, exit: null, status: this.acceptLast };
   }
 
   /** The TDVPR of this vCPU's TD side. */

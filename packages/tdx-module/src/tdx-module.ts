@@ -1928,7 +1928,7 @@ export class TdxModule {
     for (let i = 0; i < pages; i++) this.pool.zero(pfn + i);
     const next = state === SeptState.PENDING ? SeptState.MAPPED : SeptState.EXPORTED_DIRTY;
     this.setEntry(septEntryLo(next, pfn), septEntryHi(next, pfn));
-    return { kind: 'status', status: SUCCESS_STATUS };
+    return ACCEPT_SUCCESS;
   }
 
   /** ACCEPT of a page the host has not AUGed: EPT-violation TD exit, extended type ACCEPT. */
@@ -2426,6 +2426,9 @@ export function encodeTdParams(p: TdParams): Uint8Array {
 }
 
 /** TDG.MEM.PAGE.ACCEPT's answer to a malformed GPA/level operand. */
+/** An ACCEPT that mapped its page (immutable: one object serves every call). */
+const ACCEPT_SUCCESS: AcceptOutcome = Object.freeze({ kind: 'status', status: SUCCESS_STATUS });
+
 function acceptBadOperand(): AcceptOutcome {
   return { kind: 'status', status: St.tdxStatus(St.TDX_OPERAND_INVALID, OPERAND_ID_RCX) };
 }
