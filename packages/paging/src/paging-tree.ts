@@ -1007,6 +1007,9 @@ export class PagingTree {
         // A page directory over zapPtDefault() tables: the loop below with its level-1
         // recursion unrolled (no closure call, no divisions per page table). Same visits,
         // writes and reports in the same order.
+        // Nobody listens and emptied tables are freed: unlinkEmptyPt() does what the write
+        // path does for such an entry.
+        const quiet = this.onChange === null && this.freeTables;
         for (let i = first; i <= last; i++) {
           const store = this.pool.store;
           const lo = store[base + 2 * i] as number;
@@ -1029,9 +1032,12 @@ export class PagingTree {
             freeEmptyTables &&
             ((f1 === 0 && l1 === 511) || !anyPresent(this.pool.store, child))
           ) {
-            this.childKnownEmpty = true; // removeTable() need not look for present entries
-            this.writeAtBase(base, i, g - off, 2, this.emptyLo, this.emptyHi);
-            this.childKnownEmpty = false;
+            if (quiet) this.unlinkEmptyPt(base + 2 * i, g - off);
+            else {
+              this.childKnownEmpty = true; // removeTable() need not look for present entries
+              this.writeAtBase(base, i, g - off, 2, this.emptyLo, this.emptyHi);
+              this.childKnownEmpty = false;
+            }
           } else kept = true;
         }
       } else
@@ -1085,6 +1091,26 @@ export class PagingTree {
     };
     zapTable(this.tableBase(this.root), this.rootLevel, 0);
     return zapped;
+  }
+
+  /**
+   * writeAtBase() of the empty value over the page-directory entry at word `w`, which points
+   * at a page table holding no present entry, for a tree with KVM's entry meaning, nobody
+   * listening and freeTables: the same effects in the same order — the entry written (no
+   * leaf count changes: neither a table entry nor the non-present empty value is a leaf),
+   * then handle_removed_pt()'s part (table count, onTableRemoved, the frame freed) — without
+   * the generic tests. `gfn` is alias-free (stripBits() would return it unchanged).
+   */
+  private unlinkEmptyPt(w: number, gfn: number): void {
+    const store = this.pool.store;
+    const oldLo = store[w] as number;
+    const oldHi = store[w + 1] as number;
+    store[w] = this.emptyLo;
+    store[w + 1] = this.emptyHi;
+    const pfn = spteToPfn(oldLo, oldHi);
+    this.tablesPerLevel[1] = (this.tablesPerLevel[1] as number) - 1;
+    this.onTableRemoved?.(this, pfn, gfn, 1, true);
+    this.pool.free(pfn);
   }
 
   /**
