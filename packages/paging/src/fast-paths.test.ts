@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameOwner } from './frame-owner.js';
 import { FramePool } from './frame-pool.js';
 import { PagingTree } from './paging-tree.js';
-import { makeSpte } from './spte.js';
+import { makeNonleafSpte, makeSpte, spteToPfn } from './spte.js';
 import { FROZEN_SPTE_HI, FROZEN_SPTE_LO } from './spte-bits.js';
 import { treeToData } from './tree-view.js';
 
@@ -25,14 +25,26 @@ type Op =
   | { k: 'zap'; g: number; len: number; free: boolean }
   | { k: 'freeze'; g: number; level: 1 | 2 | 3 }
   | { k: 'split'; g: number; level: 2 | 3 }
-  | { k: 'merge'; g: number; level: 2 | 3 };
+  | { k: 'merge'; g: number; level: 2 | 3 }
+  | { k: 'corrupt'; g: number; level: 2 | 3 | 4; target: Target };
 
-// Near 0, across a 1G and a 512G boundary, and at the top of the 4-level range (2^36).
-const bases = [0, 2 ** 27 - 2 ** 19, 2 ** 36 - 2 ** 20];
+/**
+ * Where a corrupt table entry points (written raw, past the write path): below the pool, at
+ * the next 2^20-frame window (not a frame), at the PFN of the table it pointed at + 2^32
+ * (the same low 32 PFN bits: a walk that dropped the high bits would go on as before), at an
+ * allocated frame without contents, at a PFN with bit 39 set, and a few frames past those
+ * handed out so far (inside maxFrames).
+ */
+type Target = 'below' | 'window' | 'alias' | 'nocontents' | 'bit39' | 'past';
+const TARGETS: readonly Target[] = ['below', 'window', 'alias', 'nocontents', 'bit39', 'past'];
 
-function opArb(): fc.Arbitrary<Op> {
+// Near 0, across a 1G and a 512G boundary, across 2^32 (where the 4-level fast paths stop)
+// and at the top of the 4-level range (2^36).
+const bases = [0, 2 ** 27 - 2 ** 19, 2 ** 32 - 2 ** 19, 2 ** 36 - 2 ** 20];
+
+function opArb(gfnBases: readonly number[] = bases, corrupt = 0, span = 2 ** 20): fc.Arbitrary<Op> {
   const gfn = fc
-    .tuple(fc.constantFrom(...bases), fc.integer({ min: 0, max: 2 ** 20 - 1 }))
+    .tuple(fc.constantFrom(...gfnBases), fc.integer({ min: 0, max: span - 1 }))
     .map(([b, o]) => b + o);
   const level = fc.constantFrom(1, 1, 1, 2, 3) as fc.Arbitrary<1 | 2 | 3>;
   const huge = fc.constantFrom(2, 3) as fc.Arbitrary<2 | 3>;
@@ -59,6 +71,15 @@ function opArb(): fc.Arbitrary<Op> {
     { weight: 1, arbitrary: fc.record({ k: fc.constant('freeze' as const), g: gfn, level }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('split' as const), g: gfn, level: huge }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('merge' as const), g: gfn, level: huge }) },
+    {
+      weight: corrupt,
+      arbitrary: fc.record({
+        k: fc.constant('corrupt' as const),
+        g: gfn,
+        level: fc.constantFrom(2, 3, 4) as fc.Arbitrary<2 | 3 | 4>,
+        target: fc.constantFrom(...TARGETS),
+      }),
+    },
   );
 }
 
@@ -68,20 +89,48 @@ interface Subject {
   readonly log: string[] | null;
 }
 
-function subject(fast: boolean, listen: boolean): Subject {
+/** Tree shapes: the 4-level root the fast paths serve, and the ones they leave alone. */
+interface Shape {
+  readonly rootLevel?: 4 | 5;
+  readonly gfnBits?: number;
+}
+
+/** `listen`: 'all' (onChange and onTableRemoved), 'removed' (onTableRemoved only), 'none'. */
+function subject(fast: boolean, listen: boolean | 'removed', shape: Shape = {}): Subject {
   const pool = new FramePool();
-  const tree = new PagingTree(
-    pool,
-    fast ? {} : { isTable: kvmIsTable, isLeaf: kvmIsLeaf, name: 'tdp' },
-  );
-  const log = listen ? ([] as string[]) : null;
+  const tree = new PagingTree(pool, {
+    ...shape,
+    ...(fast ? {} : { isTable: kvmIsTable, isLeaf: kvmIsLeaf, name: 'tdp' }),
+  });
+  const log = listen !== false ? ([] as string[]) : null;
   if (log !== null) {
-    tree.onChange = (_t, gfn, level, ol, oh, nl, nh) =>
-      log.push(`${gfn}/${level}: ${ol}:${oh} -> ${nl}:${nh}`);
+    if (listen === true) {
+      tree.onChange = (_t, gfn, level, ol, oh, nl, nh) =>
+        log.push(`${gfn}/${level}: ${ol}:${oh} -> ${nl}:${nh}`);
+    }
     tree.onTableRemoved = (_t, pfn, gfn, level, freed) =>
       log.push(`removed ${pfn} ${gfn}/${level} ${freed}`);
   }
   return { pool, tree, log };
+}
+
+/** The PFN a corrupt entry gets (the same in every subject: their pools run in lockstep). */
+function targetPfn(t: PagingTree, target: Target, child: number): number {
+  const base = t.pool.basePfn;
+  switch (target) {
+    case 'below':
+      return 0x1234;
+    case 'window':
+      return base + 2 ** 20 + 5;
+    case 'alias':
+      return child + 2 ** 32; // the table the entry points at now, 2^32 frames further
+    case 'nocontents':
+      return t.pool.alloc(FrameOwner.HOST); // allocated, never written: reads as zeros
+    case 'bit39':
+      return 2 ** 39 + base + 1;
+    case 'past':
+      return base + t.pool.stats().highWater + 3;
+  }
 }
 
 /** Apply one op; the outcome (results and found* fields) as a string to compare. */
@@ -109,41 +158,113 @@ function apply(t: PagingTree, op: Op): string {
       return `split ${t.splitHuge(op.g, op.level)}`;
     case 'merge':
       return `merge ${t.mergeHuge(op.g, op.level)}`;
+    case 'corrupt': {
+      // A table entry written raw, as a bug or a hostile VMM would: the walks must take
+      // it as the general path does (not present below it, -EFAULT for map, kept by zaps).
+      const r = t.entryAt(align(op.g, op.level), op.level);
+      if (r !== 0) return `corrupt ${r}`;
+      const child = t.isTableEntry(t.foundLo, t.foundHi, op.level)
+        ? spteToPfn(t.foundLo, t.foundHi)
+        : t.root;
+      const e = makeNonleafSpte(targetPfn(t, op.target, child));
+      t.pool.writeWord64(t.foundTable, t.foundIndex, e.lo, e.hi);
+      return `corrupt ${op.target}`;
+    }
   }
 }
 
-function runSame(ops: Op[]): void {
-  const subjects = [subject(true, false), subject(true, true), subject(false, true)];
-  const [quiet, fast, slow] = subjects as [Subject, Subject, Subject];
+function runSame(ops: Op[], shape: Shape = {}): void {
+  const subjects = [
+    subject(true, false, shape),
+    subject(true, true, shape),
+    subject(false, true, shape),
+    subject(true, 'removed', shape),
+  ];
+  const [quiet, fast, slow, removedOnly] = subjects as [Subject, Subject, Subject, Subject];
   for (const op of ops) {
     const r = subjects.map((s) => apply(s.tree, op));
     expect(r[1], JSON.stringify(op)).toBe(r[2]);
     expect(r[0], JSON.stringify(op)).toBe(r[2]);
+    expect(r[3], JSON.stringify(op)).toBe(r[2]);
   }
   // Lookups around every op's GFN, and a few GFNs the fast path must refuse.
-  const probes = [...ops.map((o) => o.g), 2 ** 36 - 1, 2 ** 36, -1, 0.5, 2 ** 53];
+  const probes = [
+    ...ops.flatMap((o) => [o.g, o.g + 1, o.g - 1]),
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 36 - 1,
+    2 ** 36,
+    -1,
+    0.5,
+    2 ** 53,
+  ];
   for (const g of probes) {
     const r = subjects.map((s) => apply(s.tree, { k: 'lookup', g }));
     expect(r[0]).toBe(r[2]);
     expect(r[1]).toBe(r[2]);
+    expect(r[3]).toBe(r[2]);
   }
   expect(fast.log).toEqual(slow.log);
+  expect(removedOnly.log).toEqual(slow.log?.filter((l) => l.startsWith('removed')));
   const view = (s: Subject) => treeToData(s.tree);
   expect(view(quiet)).toEqual(view(slow));
   expect(view(fast)).toEqual(view(slow));
   expect(quiet.tree.stats()).toEqual(slow.tree.stats());
   expect(fast.tree.stats()).toEqual(slow.tree.stats());
+  expect(removedOnly.tree.stats()).toEqual(slow.tree.stats());
   for (const s of subjects) {
-    expect(s.pool.countOwnedBy(FrameOwner.KVM_PAGE_TABLE)).toBe(s.tree.stats().tableCount);
+    if (!ops.some((o) => o.k === 'corrupt')) {
+      expect(s.pool.countOwnedBy(FrameOwner.KVM_PAGE_TABLE)).toBe(s.tree.stats().tableCount);
+    }
+    // Slot 0 is the zero frame the fast walks read for a table without contents: never written.
+    expect(s.pool.store.subarray(0, 1024).every((w) => w === 0)).toBe(true);
   }
 }
 
 describe('PagingTree fast paths behave like the general paths (fast-check)', () => {
   it('random map/lookup/zap/freeze/split/merge: fast ≡ fast + listener ≡ general', () => {
-    fc.assert(fc.property(fc.array(opArb(), { minLength: 5, maxLength: 40 }), runSame), {
-      numRuns: 60,
-    });
+    fc.assert(
+      fc.property(fc.array(opArb(), { minLength: 5, maxLength: 40 }), (ops) => runSame(ops)),
+      {
+        numRuns: 60,
+      },
+    );
   }, 60_000); // three trees per run: slow on a loaded machine
+
+  it('with corrupt table entries (outside the pool, aliases, frames without contents)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(opArb([0, 2 ** 27 - 2 ** 9, 2 ** 32 - 2 ** 9], 3, 2 ** 10), {
+          minLength: 5,
+          maxLength: 40,
+        }),
+        (ops) => runSame(ops),
+      ),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+
+  it('5-level roots and roots with gfnBits (zap fast paths only) match the general paths', () => {
+    const shapes: { shape: Shape; bases: number[] }[] = [
+      { shape: { rootLevel: 5 }, bases: [0, 2 ** 36 - 2 ** 19, 2 ** 40 - 2 ** 20] },
+      {
+        shape: { rootLevel: 4, gfnBits: 2 ** 35 },
+        bases: [0, 2 ** 27 - 2 ** 19, 2 ** 35 - 2 ** 20],
+      },
+      {
+        shape: { rootLevel: 5, gfnBits: 2 ** 39 },
+        bases: [0, 2 ** 36 - 2 ** 19, 2 ** 39 - 2 ** 20],
+      },
+    ];
+    for (const { shape, bases: b } of shapes) {
+      fc.assert(
+        fc.property(fc.array(opArb(b, 1), { minLength: 5, maxLength: 30 }), (ops) =>
+          runSame(ops, shape),
+        ),
+        { numRuns: 25 },
+      );
+    }
+  }, 60_000);
 
   it('dense 4K maps, FROZEN leaves and lookups across a page-table edge (fast paths)', () => {
     // GFNs 480..543 straddle the PT boundary at 512, so maps hit FROZEN and mapped leaves.
@@ -167,7 +288,7 @@ describe('PagingTree fast paths behave like the general paths (fast-check)', () 
           ),
           { minLength: 20, maxLength: 200 },
         ),
-        runSame,
+        (ops) => runSame(ops),
       ),
       { numRuns: 40 },
     );
