@@ -193,7 +193,7 @@ function kvmTdpPageFault(kvm: Kvm, fault: PageFault): FaultOutcome {
     leafHi = w.hi | 0;
   } else {
     const pages = pagesPerHpage(fault.goalLevel);
-    const pfn = fault.pfn - (fault.pfn % pages);
+    const pfn = Math.floor(fault.pfn / pages) * pages; // not `%`: fprem on doubles
     // vmx_get_mt_mask(): TDX disables KVM_X86_QUIRK_EPT_IGNORE_GUEST_PAT (WB, no IPAT); other
     // VMs keep the quirk and get WB|IPAT.
     const attrs = leafAttrs(

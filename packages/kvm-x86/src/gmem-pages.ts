@@ -124,7 +124,7 @@ export class GmemPages {
     const chunk = this.chunkFor(index);
     const at = this.at;
     let meta = chunk[at + 1] as number;
-    chunk[at] = (pfn % 2 ** 32) | 0;
+    chunk[at] = (pfn - Math.floor(pfn / 2 ** 32) * 2 ** 32) | 0; // not `%`: fprem on doubles
     if (pfn >= 2 ** 32) {
       this.pfnHigh.set(index, Math.floor(pfn / 2 ** 32));
       meta |= M_PFN_HIGH;

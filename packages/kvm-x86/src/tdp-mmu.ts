@@ -18,7 +18,7 @@
 // (mirror leaves are installed only through the atomic path, removed only through the
 // non-atomic one), and the atomic path still compares the expected old value.
 
-import { hex, type PgLevel, pagesPerHpage, word64Hex } from '@kvmx/address';
+import { hex, type PgLevel, pagesPerHpage, testBit, word64Hex } from '@kvmx/address';
 import {
   FROZEN_SPTE_HI,
   FROZEN_SPTE_LO,
@@ -323,7 +323,8 @@ export class TdpMmu {
       const hi = store[w + 1] as number;
       if (isFrozenSpte(lo, hi)) return RET_PF_RETRY;
       if (level === fault.goalLevel) return this.mapHandleTargetLevel(fault, sp, i, lo, hi);
-      const childBase = gfn - (gfn % (LEVEL_PAGES[level] as number));
+      const pages = LEVEL_PAGES[level] as number;
+      const childBase = Math.floor(gfn / pages) * pages; // not `%`: fprem on doubles
       if (isShadowPresentPte(lo) && !isLastSpte(lo, level)) {
         iter.spt = spteToPfn(lo, hi);
         iter.level = (level - 1) as PgLevel;
@@ -714,7 +715,7 @@ const LEVEL_PAGES: readonly number[] = [0, 1, 512, 2 ** 18, 2 ** 27, 2 ** 36];
 
 /** True when every bit of the single-bit mask `bits` is set in `gfn` (no 32-bit ops). */
 function hasGfnBits(gfn: number, bits: number): boolean {
-  return Math.floor(gfn / bits) % 2 === 1;
+  return testBit(gfn, bits) === 1;
 }
 
 /** A 64-bit SPTE as hex, for messages. */

@@ -13,6 +13,7 @@ import {
   PAGE_SIZE,
   PG_LEVEL_2M,
   type PgLevel,
+  pageOffset,
   type Word64,
 } from '@kvmx/address';
 import { EPT_MMIO, isMmioSpte, isWritablePte, TDX_MMIO } from '@kvmx/paging';
@@ -761,7 +762,7 @@ export class Vcpu {
     }
     let hw = PFERR_GUEST_FINAL_MASK;
     if ((exit.exitQualification & 2) !== 0) hw += PFERR_WRITE_MASK;
-    const page = exit.gpa - (exit.gpa % PAGE_SIZE);
+    const page = exit.gpa - pageOffset(exit.gpa);
     // The vendor reads the fault and returns: one scratch object per vCPU, no closure per exit.
     const fault = this.tdFault;
     fault.gpa = page;

@@ -15,6 +15,7 @@
 // status; their outputs are in `out`.
 
 import type { PgLevel } from '@kvmx/address';
+import { testBit } from '@kvmx/address';
 import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
 import { TdxKeyIdPool } from './keyid-pool.js';
 import type { ModuleVersion } from './leaf.js';
@@ -657,7 +658,8 @@ export class TdxModule {
   /** check_and_walk_private_gpa's address part: aligned, shared bit clear, within GPAW. */
   private privateGpa(td: Td, gpa: number, level: number): boolean {
     const size = LEVEL_BYTES[level] as number;
-    if (gpa % size !== 0) return false;
+    // Not `%`: on doubles above 2^31 it is an x87 fprem loop (performance.md B.3).
+    if (Math.floor(gpa / size) * size !== gpa) return false;
     // GPAW 48: bits 51:47 must be clear (47 is the shared bit); GPAW 52: bit 51 (shared) clear.
     const limit = td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
     if (gpa >= limit) return false;
@@ -683,7 +685,9 @@ export class TdxModule {
     let base = tree.tableBase(table);
     let l = td.septRootLevel;
     for (;;) {
-      const idx = Math.floor(gfn / (LEVEL_PAGES[l] as number)) & 511;
+      const pages = LEVEL_PAGES[l] as number;
+      const q = Math.floor(gfn / pages); // exact: a power of two divides
+      const idx = q & 511; // ToInt32 keeps the low bits of any integer below 2^53
       const w = base + 2 * idx;
       const lo = (store[w] as number) >>> 0;
       const hi = (store[w + 1] as number) >>> 0;
@@ -692,7 +696,7 @@ export class TdxModule {
       this.wLevel = l;
       this.wLo = lo;
       this.wHi = hi;
-      this.wGfn = gfn - (gfn % (LEVEL_PAGES[l] as number));
+      this.wGfn = q * pages;
       this.wTd = td;
       if (l === level) return true;
       if (septStateOf(lo, hi) !== SeptState.NL_MAPPED) return false;
@@ -1629,7 +1633,8 @@ export class TdxModule {
     }
     const pfn = this.pfnArg;
     const pages = level === 0 ? 1 : 512;
-    if (pfn % pages !== 0) return this.e(St.TDX_OPERAND_INVALID, OPERAND_ID_R8);
+    if (Math.floor(pfn / pages) * pages !== pfn)
+      return this.e(St.TDX_OPERAND_INVALID, OPERAND_ID_R8);
     if (this.locks.size !== 0 && this.busy(`page:${pfn * 4096}`, 'exclusive')) {
       return this.e(St.TDX_OPERAND_BUSY, OPERAND_ID_R8);
     }
@@ -1949,7 +1954,7 @@ export class TdxModule {
     if (v === null) throw new Error(`guestAccess: vCPU ${tdvprPa} is not inside the TD`);
     const td = v.td;
     const sharedBit = td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
-    if (Math.floor(gpa / sharedBit) % 2 === 1) return { kind: 'shared' };
+    if (testBit(gpa, sharedBit) === 1) return { kind: 'shared' };
     const page = gpa - (gpa % 4096);
     this.septWalk(td, page, 0);
     const state = septStateOf(this.wLo, this.wHi);
@@ -1993,7 +1998,7 @@ export class TdxModule {
     const v = this.guestVcpu(tdvprPa);
     if (v === null) return null;
     const sharedBit = v.td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
-    const toShared = Math.floor(gpa / sharedBit) % 2 === 1;
+    const toShared = testBit(gpa, sharedBit) === 1;
     const vmcall = { r10: 0, r11: TDVMCALL_MAP_GPA, r12: gpa, r13: size };
     // RCX of the exit: the GPR/XMM mask the guest exposes (R10..R13 = bits 10..13).
     const exit = this.tdExit(v, EXIT_REASON_TDCALL, 0x3c00, 0, 0, vmcall);

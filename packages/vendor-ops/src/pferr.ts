@@ -5,6 +5,8 @@
 // exact as a double. Bits above 31 cannot go through JS bitwise operators; use pferrHas /
 // pferrSet, which work on single-bit masks by division.
 
+import { testBit } from '@kvmx/address';
+
 export const PFERR_PRESENT_MASK = 1 << 0;
 export const PFERR_WRITE_MASK = 1 << 1;
 export const PFERR_USER_MASK = 1 << 2;
@@ -27,7 +29,7 @@ export const PFERR_PRIVATE_ACCESS = 2 ** 49;
 
 /** True when single-bit `mask` is set in `code`. */
 export function pferrHas(code: number, mask: number): boolean {
-  return Math.floor(code / mask) % 2 === 1;
+  return testBit(code, mask) === 1;
 }
 
 /** `code | mask` for a single-bit mask. */

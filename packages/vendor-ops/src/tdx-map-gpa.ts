@@ -5,7 +5,7 @@
 // (6.16, [T-tdx]); GHCI TDVMCALL status codes (arch/x86/include/asm/shared/tdx.h);
 // kvm-mmu.md §2.10, tdx-module.md §6.2.
 
-import { type Gpaw, PAGE_SIZE } from '@kvmx/address';
+import { type Gpaw, PAGE_SIZE, testBit } from '@kvmx/address';
 import {
   KVM_EXIT_HYPERCALL_LONG_MODE,
   KVM_HC_MAP_GPA_RANGE,
@@ -72,7 +72,7 @@ export class TdxMapGpa {
     if (!exitEnabled) return err(TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED);
     const limit = 2 ** gpaw;
     const sharedBit = 2 ** (gpaw - 1);
-    const isShared = (a: number) => Math.floor(a / sharedBit) % 2 === 1;
+    const isShared = (a: number) => testBit(a, sharedBit) === 1;
     if (size === 0 || gpa + size > limit || isShared(gpa) !== isShared(gpa + size - 1)) {
       return err(TDVMCALL_STATUS_INVALID_OPERAND);
     }
@@ -84,7 +84,7 @@ export class TdxMapGpa {
   /** models tdx.c: __tdx_map_gpa() — the next ≤ 2 MiB chunk from the current GPA. */
   chunk(): MapGpaChunk {
     const size = Math.min(this.end - this.next, TDX_MAP_GPA_MAX_LEN);
-    const shared = Math.floor(this.next / this.directBitGpa) % 2 === 1;
+    const shared = testBit(this.next, this.directBitGpa) === 1;
     const canonical = shared ? this.next - this.directBitGpa : this.next;
     return {
       nr: KVM_HC_MAP_GPA_RANGE,

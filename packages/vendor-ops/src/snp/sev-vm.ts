@@ -19,6 +19,7 @@ import {
   KVM_X86_SEV_ES_VM,
   KVM_X86_SEV_VM,
   KVM_X86_SNP_VM,
+  testBit,
   type VmTypeName,
 } from '@kvmx/address';
 import { EBUSY } from './errno.js';
@@ -89,13 +90,13 @@ export function sevCbit(position: number = DEFAULT_CBIT): SevCbit | undefined {
  * code bit instead), and KVM strips nothing from it (sev-snp.md A.4).
  */
 export function splitCbit(addr: number, cbit: SevCbit): { gpa: number; enc: boolean } {
-  const enc = Math.floor(addr / cbit.meMask) % 2 === 1;
+  const enc = testBit(addr, cbit.meMask) === 1;
   return { gpa: enc ? addr - cbit.meMask : addr, enc };
 }
 
 /** The guest page-table address for `gpa` with the C-bit set (`enc`) or clear. */
 export function withCbit(gpa: number, enc: boolean, cbit: SevCbit): number {
-  const has = Math.floor(gpa / cbit.meMask) % 2 === 1;
+  const has = testBit(gpa, cbit.meMask) === 1;
   if (enc === has) return gpa;
   return enc ? gpa + cbit.meMask : gpa - cbit.meMask;
 }
