@@ -161,14 +161,20 @@ function apply(t: PagingTree, op: Op): string {
     case 'corrupt': {
       // A table entry written raw, as a bug or a hostile VMM would: the walks must take
       // it as the general path does (not present below it, -EFAULT for map, kept by zaps).
+      // A leaf below the entry first, so a walk that goes on through it finds something.
+      const leaf = makeSpte(0x4321);
+      const before = t.map(op.g, 1, leaf.lo, leaf.hi);
       const r = t.entryAt(align(op.g, op.level), op.level);
-      if (r !== 0) return `corrupt ${r}`;
+      if (r !== 0) return `corrupt ${before} ${r}`;
       const child = t.isTableEntry(t.foundLo, t.foundHi, op.level)
         ? spteToPfn(t.foundLo, t.foundHi)
         : t.root;
       const e = makeNonleafSpte(targetPfn(t, op.target, child));
       t.pool.writeWord64(t.foundTable, t.foundIndex, e.lo, e.hi);
-      return `corrupt ${op.target}`;
+      // Walk through it at once: a lookup, and 4K maps under it.
+      const hit = apply(t, { k: 'lookup', g: op.g });
+      const again = t.map(op.g, 1, leaf.lo, leaf.hi);
+      return `corrupt ${before} ${op.target}: ${hit}, map ${again} ${t.map(op.g ^ 1, 1, leaf.lo, leaf.hi)}`;
     }
   }
 }
