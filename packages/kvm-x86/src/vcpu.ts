@@ -59,6 +59,7 @@ import {
   type TdvmcallStatus,
   TdxMapGpa,
   type TdxOps,
+  type TdxVcpu,
   tdvmcallStatusName,
 } from '@kvmx/vendor-ops';
 import { exitFields, exitReasonName, type KvmExit } from './exit.js';
@@ -653,8 +654,21 @@ export class Vcpu {
 
   /** The TDVPR of this vCPU's TD side. */
   private tdvpr(tdx: TdxOps): number {
-    return tdx.vcpus.get(this.id)?.tdvpr ?? -1;
+    return this.tdxVcpu(tdx)?.tdvpr ?? -1;
   }
+
+  /** This vCPU's TDX record (kept between operations while TdxOps.vcpus is unchanged). */
+  private tdxVcpu(tdx: TdxOps): TdxVcpu | undefined {
+    if (this.tdxRecOps !== tdx || this.tdxRecGeneration !== tdx.vcpusGeneration) {
+      this.tdxRec = tdx.vcpus.get(this.id);
+      this.tdxRecOps = tdx;
+      this.tdxRecGeneration = tdx.vcpusGeneration;
+    }
+    return this.tdxRec;
+  }
+  private tdxRec: TdxVcpu | undefined = undefined;
+  private tdxRecOps: TdxOps | null = null;
+  private tdxRecGeneration = -1;
 
   /**
    * TDH.VP.ENTER unless already inside: models tdx.c tdx_vcpu_pre_run() (TD runnable, vCPU
@@ -662,7 +676,7 @@ export class Vcpu {
    */
   private enterTd(tdx: TdxOps): RunResult | null {
     if (this.inTd) return null;
-    if (tdx.state !== TD_STATE_RUNNABLE || !tdx.vcpus.get(this.id)?.initialized) {
+    if (tdx.state !== TD_STATE_RUNNABLE || !this.tdxVcpu(tdx)?.initialized) {
       return { ret: -EINVAL, exit: null };
     }
     const regs = this.enterRegs.clear();

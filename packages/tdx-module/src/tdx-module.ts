@@ -356,10 +356,42 @@ export class TdxModule {
   }
 
   td(tdrPa: number): Td | undefined {
-    return this.tds.get(Math.floor(tdrPa / 4096));
+    return this.tdByPfn(Math.floor(tdrPa / 4096));
   }
   vcpu(tdvprPa: number): Vcpu | undefined {
-    return this.vcpus.get(Math.floor(tdvprPa / 4096));
+    return this.vcpuByPfn(Math.floor(tdvprPa / 4096));
+  }
+
+  // The TD and vCPU of the last lookup: every guest operation and SEAMCALL of a fault-in looks
+  // the same ones up several times (a hash lookup each). `tds`/`vcpus` change only in
+  // mngCreateLeaf/vpCreateLeaf/reclaimPageLeaf, which reset these.
+  private lastTdPfn = -1;
+  private lastTd: Td | undefined = undefined;
+  private lastVcpuPfn = -1;
+  private lastVcpu: Vcpu | undefined = undefined;
+
+  private tdByPfn(pfn: number): Td | undefined {
+    if (pfn === this.lastTdPfn) return this.lastTd;
+    const td = this.tds.get(pfn);
+    this.lastTdPfn = pfn;
+    this.lastTd = td;
+    return td;
+  }
+
+  private vcpuByPfn(pfn: number): Vcpu | undefined {
+    if (pfn === this.lastVcpuPfn) return this.lastVcpu;
+    const v = this.vcpus.get(pfn);
+    this.lastVcpuPfn = pfn;
+    this.lastVcpu = v;
+    return v;
+  }
+
+  /** After `tds` or `vcpus` changed. */
+  private forgetLookups(): void {
+    this.lastTdPfn = -1;
+    this.lastTd = undefined;
+    this.lastVcpuPfn = -1;
+    this.lastVcpu = undefined;
   }
 
   /** Module-internal boot sequence Linux runs (tdx.c init_tdx_module), without events. */
@@ -577,7 +609,7 @@ export class TdxModule {
       this.stHi = this.e(St.TDX_OPERAND_BUSY, reg);
       return null;
     }
-    const td = this.tds.get(pfn);
+    const td = this.tdByPfn(pfn);
     if (td === undefined || this.pamt.pt(pfn, PT_4KB) !== PageType.PT_TDR) {
       this.stHi = this.e(St.TDX_PAGE_METADATA_INCORRECT, reg);
       return null;
@@ -627,7 +659,7 @@ export class TdxModule {
       this.stHi = this.e(St.TDX_OPERAND_BUSY, reg);
       return null;
     }
-    const vcpu = this.vcpus.get(pfn);
+    const vcpu = this.vcpuByPfn(pfn);
     if (vcpu === undefined || this.pamt.pt(pfn, PT_4KB) !== PageType.PT_TDVPR) {
       this.stHi = this.e(St.TDX_PAGE_METADATA_INCORRECT, reg);
       return null;
@@ -684,27 +716,39 @@ export class TdxModule {
     let table = tree.root;
     let base = tree.tableBase(table);
     let l = td.septRootLevel;
+    let idx = 0;
+    let lo = 0;
+    let hi = 0;
+    let wGfn = 0;
+    let reached = false;
     for (;;) {
       const pages = LEVEL_PAGES[l] as number;
       const q = Math.floor(gfn / pages); // exact: a power of two divides
-      const idx = q & 511; // ToInt32 keeps the low bits of any integer below 2^53
+      idx = q & 511; // ToInt32 keeps the low bits of any integer below 2^53
       const w = base + 2 * idx;
-      const lo = (store[w] as number) >>> 0;
-      const hi = (store[w + 1] as number) >>> 0;
-      this.wPfn = table;
-      this.wIdx = idx;
-      this.wLevel = l;
-      this.wLo = lo;
-      this.wHi = hi;
-      this.wGfn = q * pages;
-      this.wTd = td;
-      if (l === level) return true;
-      if (septStateOf(lo, hi) !== SeptState.NL_MAPPED) return false;
+      lo = (store[w] as number) >>> 0;
+      hi = (store[w + 1] as number) >>> 0;
+      wGfn = q * pages;
+      if (l === level) {
+        reached = true;
+        break;
+      }
+      if (septStateOf(lo, hi) !== SeptState.NL_MAPPED) break;
+      const next = tree.childBase(lo, hi);
+      if (next === 0) break;
       table = septEntryPfn(lo, hi);
-      base = tree.childBase(lo, hi);
-      if (base === 0) return false;
+      base = next;
       l--;
     }
+    // The entry where the walk ended, recorded once (not at every level).
+    this.wPfn = table;
+    this.wIdx = idx;
+    this.wLevel = l;
+    this.wLo = lo;
+    this.wHi = hi;
+    this.wGfn = wGfn;
+    this.wTd = td;
+    return reached;
   }
   private wGfn = 0;
   private wTd: Td | null = null;
@@ -894,6 +938,7 @@ export class TdxModule {
     this.kotState[hkid] = KotState.HKID_ASSIGNED;
     this.pamt.set(pfn, PT_4KB, PageType.PT_TDR, 0);
     this.tds.set(pfn, new Td(pfn, hkid));
+    this.forgetLookups();
     return 0;
   }
 
@@ -1046,6 +1091,7 @@ export class TdxModule {
     this.pool.zero(pfn);
     const v = new Vcpu(pfn, td);
     this.vcpus.set(pfn, v);
+    this.forgetLookups();
     td.vcpus.add(pfn);
     td.chldcnt++;
     this.pamt.set(pfn, PT_4KB, PageType.PT_TDVPR, td.tdrPfn);
@@ -1422,6 +1468,7 @@ export class TdxModule {
       if (td.lifecycle !== TdLifecycle.TD_TEARDOWN) return this.e(St.TDX_LIFECYCLE_STATE_INCORRECT);
       if (td.chldcnt !== 0) return this.e(St.TDX_TD_ASSOCIATED_PAGES_EXIST);
       this.tds.delete(base);
+      this.forgetLookups();
     } else {
       const td = this.tds.get(owner);
       if (td === undefined || td.lifecycle !== TdLifecycle.TD_TEARDOWN) {
@@ -1431,6 +1478,7 @@ export class TdxModule {
       if (pt === PageType.PT_TDVPR) {
         this.vcpus.delete(base);
         td.vcpus.delete(base);
+        this.forgetLookups();
       }
     }
     pamt.clear(base, size);
