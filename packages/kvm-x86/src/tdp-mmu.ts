@@ -253,8 +253,12 @@ export class TdpMmu {
 
   /** Table index of an alias-free GFN at `level` under a root with `gfnBits`. */
   index(gfn: number, gfnBits: number, level: PgLevel): number {
+    const g = gfnBits === 0 ? gfn : gfn + gfnBits;
+    // Levels 1-3 read bits 26:0: `& 0x7ffffff` is exact for any integer below 2^53 (ToInt32
+    // is modular), so no float division there (performance.md B.6).
+    if (level <= 3) return ((g & 0x7ffffff) >>> (9 * (level - 1))) & 511;
     // gfnIndex() with the level's divisor from a table (no Math.pow on the fault path).
-    return Math.floor((gfnBits === 0 ? gfn : gfn + gfnBits) / (LEVEL_PAGES[level] as number)) & 511;
+    return Math.floor(g / (LEVEL_PAGES[level] as number)) & 511;
   }
 
   lo(sp: ShadowPage, index: number): number {

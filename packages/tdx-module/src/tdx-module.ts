@@ -721,14 +721,24 @@ export class TdxModule {
     let hi = 0;
     let wGfn = 0;
     let reached = false;
+    // The GFN split once (performance.md B.6): TDX levels 0-2 (4K, 2M, 1G) index and align
+    // with int32 ops on its low 27 bits (`& 0x7ffffff` is exact for any integer below 2^53:
+    // ToInt32 is modular).
+    const low = gfn & 0x7ffffff;
     for (;;) {
-      const pages = LEVEL_PAGES[l] as number;
-      const q = Math.floor(gfn / pages); // exact: a power of two divides
-      idx = q & 511; // ToInt32 keeps the low bits of any integer below 2^53
+      if (l <= 2) {
+        const shift = 9 * l;
+        idx = (low >>> shift) & 511;
+        wGfn = gfn - (low & ((1 << shift) - 1));
+      } else {
+        const pages = LEVEL_PAGES[l] as number;
+        const q = Math.floor(gfn / pages); // exact: a power of two divides
+        idx = q & 511; // ToInt32 keeps the low bits of any integer below 2^53
+        wGfn = q * pages;
+      }
       const w = base + 2 * idx;
       lo = (store[w] as number) >>> 0;
       hi = (store[w + 1] as number) >>> 0;
-      wGfn = q * pages;
       if (l === level) {
         reached = true;
         break;
