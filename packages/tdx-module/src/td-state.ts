@@ -134,12 +134,21 @@ for (const leaf of [
   ALLOWED.set(leaf, ALLOWED.get(L.TDH_MEM_RANGE_BLOCK) as number);
 }
 
+/** ALLOWED as a table indexed by leaf number (every SEAMCALL looks its leaf up). */
+const ALLOWED_BY_LEAF = new Uint32Array(256);
+for (const [leaf, mask] of ALLOWED) {
+  if (leaf >= 0 && leaf < ALLOWED_BY_LEAF.length) ALLOWED_BY_LEAF[leaf] = mask;
+}
+
 /** Whether `leaf` may run in TD op state `op` (op_state_lookup). Unknown leaves: never. */
 export function opStateAllows(leaf: number, op: number): boolean {
-  return (((ALLOWED.get(leaf) ?? 0) >>> op) & 1) === 1;
+  return ((opStateMask(leaf) >>> op) & 1) === 1;
 }
 /** Pre-resolved bitmask for a leaf (hot paths avoid the Map). */
 export function opStateMask(leaf: number): number {
+  if ((leaf | 0) === leaf && leaf >= 0 && leaf < ALLOWED_BY_LEAF.length) {
+    return ALLOWED_BY_LEAF[leaf] as number;
+  }
   return ALLOWED.get(leaf) ?? 0;
 }
 
