@@ -310,12 +310,11 @@ export class TdpMmu {
     // Entries are read in place (PagingTree.tableBase): one slot lookup per level.
     const tree = this.treeOf(root);
     const gfn = fault.gfn;
-    // Like tdp_iter, the walk descends through the entries themselves: the table below a
-    // present non-leaf entry is the PFN it holds, one level down, mapping the entry's GFN
-    // range. `sp` is the root, a shadow page just linked, or `iter` describing the table the
-    // walk is in; no sptep_to_sp() per level (a dependent load of a shadow page that is not
-    // needed: every field the writes use is known from the walk). The checker verifies
-    // separately that every present non-leaf SPTE has its shadow page (invariants.ts).
+    // Like tdp_iter's try_step_down(), the walk descends through the entries themselves
+    // (spte_to_child_pt(): the table below a present non-leaf entry is the PFN it holds, one
+    // level down, mapping the entry's GFN range); KVM trusts the SPTE there and so does the
+    // model. `sp` is the root, a shadow page just linked, or `iter` describing the table the
+    // walk is in: no sptep_to_sp() per level, every field the writes use is known.
     const iter = this.iter;
     let sp = root;
     for (;;) {
