@@ -142,10 +142,12 @@ function apply(t: PagingTree, op: Op): string {
   switch (op.k) {
     case 'map': {
       const s = makeSpte(align(op.pfn, op.level), { level: op.level });
-      return `map ${t.map(align(op.g, op.level), op.level, s.lo, s.hi)}`;
+      const r = t.map(align(op.g, op.level), op.level, s.lo, s.hi);
+      return Object.is(r, -0) ? 'map gave -0' : `map ${r}`;
     }
     case 'lookup': {
       const r = t.lookup(op.g);
+      if (Object.is(r, -0)) return 'lookup gave -0'; // a miss is +0, as on the general path
       return r === 0
         ? 'miss'
         : `hit ${r} ${t.foundLo}:${t.foundHi} @${t.foundTable}[${t.foundIndex}]`;

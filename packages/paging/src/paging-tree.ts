@@ -670,8 +670,8 @@ export class PagingTree {
    * (460 bytes), so it inlines into the caller's loop with lookup().
    *
    * Each level costs what C's walk costs plus one slot load: the entry's low word decides
-   * present/table (one compare, `-((lo >>> 11) & 1)` is 0 for not present, -1 for a huge
-   * leaf); the child's frame index, `pfn - basePfn` with the PFN from both words, is exact
+   * present/table (one compare; `0 - ((lo >>> 11) & 1)` is 0 for not present, -1 for a huge
+   * leaf — `0 -`, not unary minus, which would give -0 for a miss); the child's frame index, `pfn - basePfn` with the PFN from both words, is exact
    * (integers below 2^53) and is used without a range check: a frame index outside `slots`,
    * or a frame without contents, gives slot 0 (JS: an out-of-range typed-array read is
    * `undefined`, and `undefined << 10` is 0), the zero frame, whose entries are not present
@@ -685,17 +685,17 @@ export class PagingTree {
     const low = gfn & 0x7ffffff;
     let w = (this.rootBase + ((gfn >>> 27) << 1)) | 0;
     let lo = store[w] as number;
-    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    if ((lo & 0x880) !== 0x800) return 0 - ((lo >>> 11) & 1);
     w =
       ((slots[((store[w + 1] as number) & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) +
       ((low >>> 18) << 1);
     lo = store[w] as number;
-    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    if ((lo & 0x880) !== 0x800) return 0 - ((lo >>> 11) & 1);
     w =
       ((slots[((store[w + 1] as number) & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) +
       (((low >>> 9) & 511) << 1);
     lo = store[w] as number;
-    if ((lo & 0x880) !== 0x800) return -((lo >>> 11) & 1);
+    if ((lo & 0x880) !== 0x800) return 0 - ((lo >>> 11) & 1);
     const hi = store[w + 1] as number;
     const pt =
       ((slots[(hi & 0xfffff) * 1048576 + (lo >>> 12) - bp] as number) << 10) + ((low & 511) << 1);
