@@ -14,6 +14,7 @@ import {
   KVM_EXIT_MEMORY_FAULT,
   KVM_MEM_GUEST_MEMFD,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
 } from './uapi.js';
 import type { Vcpu } from './vcpu.js';
 
@@ -202,6 +203,46 @@ describe('TDX SEAMCALL sequences', () => {
       expect(stats[owner]).toBeUndefined();
     }
     expect(t.kvm.bugs).toEqual([]);
+  });
+});
+
+describe('TDG.MEM.PAGE.ACCEPT across an exit to userspace', () => {
+  it('keeps its progress while waiting for resume(): another accept is refused with -EBUSY and changes nothing', () => {
+    const t = makeTd();
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    // The second page is still shared: its private fault is a memory-fault exit.
+    const r = t.vcpu.accept(AREA, 0x2000);
+    expect(r.ret).toBe(-14); // -EFAULT
+    expect(r.exit).toEqual({
+      reason: KVM_EXIT_MEMORY_FAULT,
+      gpa: AREA + 0x1000,
+      size: 4096,
+      flags: KVM_MEMORY_EXIT_FLAG_PRIVATE,
+    });
+    expect(t.vcpu.accept(AREA + 0x10000).ret).toBe(-16); // -EBUSY
+    must(
+      t.kvm.setMemoryAttributes({
+        address: AREA + 0x1000,
+        size: 0x1000,
+        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+      }),
+    );
+    const done = t.vcpu.resume();
+    expect(done).toMatchObject({ ret: 0, exit: null, status: 'TDX_SUCCESS' });
+    const tdx = t.kvm.tdx;
+    if (tdx === null) throw new Error('not a TD');
+    expect(tdx.module.septEntry(tdx.tdr, AREA)?.state).toBe('MAPPED');
+    expect(tdx.module.septEntry(tdx.tdr, AREA + 0x1000)?.state).toBe('MAPPED');
+    // The refused accept never ran: its page was neither AUGed nor accepted.
+    expect(tdx.module.septEntry(tdx.tdr, AREA + 0x10000)?.state).not.toBe('MAPPED');
+    expect(tdx.module.septEntry(tdx.tdr, AREA + 0x10000)?.state).not.toBe('PENDING');
+    expectClean(t.kvm);
   });
 });
 

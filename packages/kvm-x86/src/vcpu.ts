@@ -243,12 +243,16 @@ export class Vcpu {
   }
 
   private start(step: Step, duringVe = false): RunResult {
-    // Another operation while an exit waits for resume() is refused (CONTRACTS: bad input);
-    // only TDG.MEM.PAGE.ACCEPT may run while a #VE is pending (the guest's #VE handler).
-    if (this.pending !== null && !(duringVe && this.pendingKind === 've')) {
-      return { ret: -EBUSY, exit: null };
-    }
+    if (this.refused(duringVe)) return { ret: -EBUSY, exit: null };
     return this.run(step, this.pending !== null);
+  }
+
+  /**
+   * Another operation while an exit waits for resume() is refused (CONTRACTS: bad input);
+   * only TDG.MEM.PAGE.ACCEPT may run while a #VE is pending (the guest's #VE handler).
+   */
+  private refused(duringVe: boolean): boolean {
+    return this.pending !== null && !(duringVe && this.pendingKind === 've');
   }
 
   private run(step: Step, nested = false): RunResult {
@@ -608,8 +612,10 @@ export class Vcpu {
     const tdx = this.kvm.tdx;
     if (tdx === null) return { ret: -EINVAL, exit: null };
     // The operation's state lives in the vCPU, not in a closure per call: one accept at a time
-    // can be in progress (start() refuses another while it waits for resume(); one nested in a
-    // #VE never outlives its call), as one TDCALL at a time is on a real vCPU.
+    // can be in progress (another is refused while it waits for resume(), before it touches
+    // that state; one nested in a #VE never outlives its call), as one TDCALL at a time is on
+    // a real vCPU.
+    if (this.refused(true)) return { ret: -EBUSY, exit: null };
     this.acceptBase = canonicalGfn(this.kvm, gpa) * PAGE_SIZE;
     this.acceptSize = size;
     this.acceptDone = 0;

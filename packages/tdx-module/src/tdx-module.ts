@@ -14,8 +14,7 @@
 // as the SEAMCALL instruction does. The typed wrappers use a private register file and return the
 // status; their outputs are in `out`.
 
-import type { PgLevel } from '@kvmx/address';
-import { testBit } from '@kvmx/address';
+import { type PgLevel, testBit } from '@kvmx/address';
 import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
 import { TdxKeyIdPool } from './keyid-pool.js';
 import type { ModuleVersion } from './leaf.js';
