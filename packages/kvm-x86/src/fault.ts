@@ -180,7 +180,7 @@ function kvmTdpPageFault(kvm: Kvm, fault: PageFault): FaultOutcome {
   kvmMmuHugepageAdjust(kvm, fault);
   // tdp_mmu_get_root_for_fault(): the mirror root unless the GPA is direct; injection
   // private-in-direct takes the direct root for private faults too.
-  const mirror = !isAddrDirect(kvm, fault.addr) && !kvm.injected.has('private-in-direct');
+  const mirror = !isAddrDirect(kvm, fault.addr) && !kvm.injectedPrivateInDirect;
   let leafLo: number;
   let leafHi: number;
   if (fault.noslot) {

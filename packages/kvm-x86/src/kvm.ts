@@ -149,6 +149,8 @@ export class Kvm {
   readonly septVeDisable: boolean;
   /** Injected KVM bugs switched on for this VM (`kvmx explore --inject`); empty normally. */
   readonly injected: ReadonlySet<KvmInjectionName>;
+  /** injected.has('private-in-direct'), asked on every fault (the set never changes). */
+  readonly injectedPrivateInDirect: boolean;
   /** kvm->arch.hypercall_exit_enabled (KVM_CAP_EXIT_HYPERCALL). */
   hypercallExitEnabled = 0;
   /** Messages of KVM_BUG_ON()s hit; a bugged VM refuses further ioctls with -EIO. */
@@ -173,6 +175,7 @@ export class Kvm {
   ) {
     this.id = nextVmId++;
     this.injected = injected;
+    this.injectedPrivateInDirect = injected.has('private-in-direct');
     this.vmType = vmType;
     this.gpaw = gpaw;
     this.pool = pool;
@@ -652,10 +655,24 @@ export class Kvm {
   // ---- memslots --------------------------------------------------------------------------
 
   /** The memslot containing an alias-free GFN (kvm_vcpu_gfn_to_memslot()). */
+  /** models kvm_main.c: __gfn_to_memslot() → search_memslots() with kvm->last_used_slot. */
   gfnToMemslot(gfn: number): Memslot | undefined {
-    for (const slot of this.memslots.values()) if (slot.containsGfn(gfn)) return slot;
+    const last = this.lastUsedSlot;
+    if (last !== null && this.lastUsedSlotGeneration === this.memslotsGeneration) {
+      if (last.containsGfn(gfn)) return last;
+    }
+    for (const slot of this.memslots.values()) {
+      if (slot.containsGfn(gfn)) {
+        this.lastUsedSlot = slot;
+        this.lastUsedSlotGeneration = this.memslotsGeneration;
+        return slot;
+      }
+    }
     return undefined;
   }
+  /** The slot gfnToMemslot() found last, valid while memslotsGeneration is unchanged. */
+  private lastUsedSlot: Memslot | null = null;
+  private lastUsedSlotGeneration = -1;
 
   slotsOverlapping(start: number, end: number): Memslot[] {
     const out: Memslot[] = [];

@@ -94,6 +94,17 @@ export const SEPT_STATE_RWX: readonly number[] = Object.freeze([
   0, 0, 7, 0, 7, 0, 5, 5, 7, 5, 0, 0, 0, 0, 0, 0,
 ]);
 
+const RWX_BY_STATE = Uint8Array.from(SEPT_STATE_RWX);
+
+/**
+ * SEPT_STATE_RWX[state], 0 for SEPT_STATE_INVALID or any other state out of range: a typed
+ * array read the compiler keeps inline (a negative index on the array is a generic property
+ * lookup).
+ */
+export function septStateRwx(state: number): number {
+  return state >= 0 && state < RWX_BY_STATE.length ? (RWX_BY_STATE[state] as number) : 0;
+}
+
 const STATE_BY_ENCODING = new Int8Array(128).fill(SEPT_STATE_INVALID);
 SEPT_STATE_ENCODING.forEach((enc, state) => {
   STATE_BY_ENCODING[enc] = state;

@@ -14,7 +14,7 @@
 // as the SEAMCALL instruction does. The typed wrappers use a private register file and return the
 // status; their outputs are in `out`.
 
-import { type PgLevel, testBit } from '@kvmx/address';
+import { type PgLevel, pageOffset, testBit } from '@kvmx/address';
 import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
 import { TdxKeyIdPool } from './keyid-pool.js';
 import type { ModuleVersion } from './leaf.js';
@@ -78,7 +78,6 @@ import {
   SEPT_FREE_LO,
   SEPT_HI_TDHP,
   SEPT_STATE_NAMES,
-  SEPT_STATE_RWX,
   SeptState,
   septArchHi,
   septArchLo,
@@ -87,6 +86,7 @@ import {
   septEntryPfn,
   septLevelState,
   septStateOf,
+  septStateRwx,
   stateAllowed,
   stateNeedsTlbTracking,
 } from './sept-state.js';
@@ -1964,7 +1964,7 @@ export class TdxModule {
     if (!this.privateGpa(td, gpa, level)) return acceptBadOperand();
     const reached = this.septWalk(td, gpa, level);
     const state = septStateOf(this.wLo, this.wHi);
-    const accessible = (SEPT_STATE_RWX[state] ?? 0) !== 0 && isLeafState(state);
+    const accessible = septStateRwx(state) !== 0 && isLeafState(state);
     if (!reached) {
       if (isLeafState(state) && accessible) {
         return { kind: 'status', status: St.tdxStatus(St.TDX_PAGE_ALREADY_ACCEPTED, this.wLevel) };
@@ -2012,13 +2012,13 @@ export class TdxModule {
     const td = v.td;
     const sharedBit = td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
     if (testBit(gpa, sharedBit) === 1) return { kind: 'shared' };
-    const page = gpa - (gpa % 4096);
+    const page = gpa - pageOffset(gpa);
     this.septWalk(td, page, 0);
     const state = septStateOf(this.wLo, this.wHi);
     // EPT violation exit qualification: bit 0 read, bit 1 write (SDM 28.2.1).
     const qual = write ? 2 : 1;
     if (isLeafState(state)) {
-      const rwx = SEPT_STATE_RWX[state] as number;
+      const rwx = septStateRwx(state);
       if ((write && (rwx & 2) !== 0) || (!write && rwx !== 0)) {
         const pages = 2 ** (9 * this.wLevel);
         return {
