@@ -24,6 +24,13 @@ const POS_MASK = 0x1fffffff;
 const M_PREPARED = 0x20000000;
 const M_PFN_HIGH = 0x40000000;
 
+/**
+ * chunkOf()'s second result: the word offset of the entry in the chunk it returned. Scratch,
+ * not state (set by every chunkOf() before it is read), so it lives outside the objects: a
+ * snapshot of the VM neither saves nor compares it.
+ */
+let chunkAt = 0;
+
 function checkOffset(index: number): void {
   if (!(index >= 0 && index < MAX_INDEX && Number.isInteger(index))) {
     throw new RangeError(`guest_memfd page offset out of range: ${index}`);
@@ -54,21 +61,20 @@ export class GmemPages {
     return this.count;
   }
 
-  /** The chunk holding `index`, with the word offset of its entry there in `at`; or undefined. */
+  /** The chunk holding `index` (the word offset of its entry there in `chunkAt`), or undefined. */
   private chunkOf(index: number): Int32Array | undefined {
     let c: number;
     if (index >= 0 && index <= 0x7fffffff) {
       c = index >> CHUNK_SHIFT;
-      this.at = (index & CHUNK_MASK) * 2;
+      chunkAt = (index & CHUNK_MASK) * 2;
     } else {
       if (!(index >= 0 && index < MAX_INDEX)) return undefined;
       c = Math.floor(index / CHUNK);
-      this.at = (index - c * CHUNK) * 2;
+      chunkAt = (index - c * CHUNK) * 2;
     }
     if (c < this.chunks.length) return this.chunks[c];
     return c >= DENSE_CHUNKS ? this.farChunks.get(c) : undefined;
   }
-  private at = 0;
 
   private chunkFor(index: number): Int32Array {
     checkOffset(index);
@@ -106,7 +112,7 @@ export class GmemPages {
   pfnAt(index: number): number {
     const chunk = this.chunkOf(index);
     if (chunk === undefined) return -1;
-    const at = this.at;
+    const at = chunkAt;
     if (((chunk[at + 1] as number) & POS_MASK) === 0) return -1;
     return this.pfnOf(chunk, at, index);
   }
@@ -122,7 +128,7 @@ export class GmemPages {
 
   set(index: number, pfn: number): this {
     const chunk = this.chunkFor(index);
-    const at = this.at;
+    const at = chunkAt;
     let meta = chunk[at + 1] as number;
     chunk[at] = (pfn - Math.floor(pfn / 2 ** 32) * 2 ** 32) | 0; // not `%`: fprem on doubles
     if (pfn >= 2 ** 32) {
@@ -152,7 +158,7 @@ export class GmemPages {
   delete(index: number): boolean {
     const chunk = this.chunkOf(index);
     if (chunk === undefined) return false;
-    const at = this.at + 1;
+    const at = chunkAt + 1;
     const meta = chunk[at] as number;
     if ((meta & POS_MASK) === 0) return false;
     if ((meta & M_PFN_HIGH) !== 0) this.pfnHigh.delete(index);
@@ -164,14 +170,14 @@ export class GmemPages {
 
   isPrepared(index: number): boolean {
     const chunk = this.chunkOf(index);
-    return chunk !== undefined && ((chunk[this.at + 1] as number) & M_PREPARED) !== 0;
+    return chunk !== undefined && ((chunk[chunkAt + 1] as number) & M_PREPARED) !== 0;
   }
 
   /** Set or clear the prepared flag; returns whether it changed. */
   setPrepared(index: number, on: boolean): boolean {
     const chunk = on ? this.chunkFor(index) : this.chunkOf(index);
     if (chunk === undefined) return false;
-    const at = this.at + 1;
+    const at = chunkAt + 1;
     const was = ((chunk[at] as number) & M_PREPARED) !== 0;
     if (was === on) return false;
     chunk[at] = (chunk[at] as number) ^ M_PREPARED;
@@ -208,7 +214,7 @@ export class GmemPages {
     for (let i = 0; i < this.logLen; i++) {
       const index = log[i] as number;
       const chunk = this.chunkOf(index) as Int32Array;
-      const at = this.at;
+      const at = chunkAt;
       if (((chunk[at + 1] as number) & POS_MASK) === i + 1) fn(index, this.pfnOf(chunk, at, index));
     }
   }
@@ -255,7 +261,7 @@ export class GmemPages {
     for (let i = 0; i < this.logLen; i++) {
       const index = log[i] as number;
       const chunk = this.chunkOf(index) as Int32Array;
-      const at = this.at + 1;
+      const at = chunkAt + 1;
       const meta = chunk[at] as number;
       if ((meta & POS_MASK) !== i + 1) continue;
       log[w] = index;

@@ -674,6 +674,12 @@ export class Kvm {
   private lastUsedSlot: Memslot | null = null;
   private lastUsedSlotGeneration = -1;
 
+  /** After any memslot change: a new generation, and no cached slot (not even a dead one). */
+  private memslotsChanged(): void {
+    this.memslotsGeneration += 2;
+    this.lastUsedSlot = null;
+  }
+
   slotsOverlapping(start: number, end: number): Memslot[] {
     const out: Memslot[] = [];
     for (const slot of this.memslots.values()) {
@@ -791,7 +797,7 @@ export class Kvm {
       }
       this.memslots.set(id, slot);
       this.initMemslotMemoryAttributes(slot);
-      this.memslotsGeneration += 2;
+      this.memslotsChanged();
       return okVoid();
     }
     const slot = old as Memslot;
@@ -806,7 +812,7 @@ export class Kvm {
     } else {
       slot.flags = flags;
     }
-    this.memslotsGeneration += 2;
+    this.memslotsChanged();
     return okVoid();
   }
 
@@ -827,7 +833,7 @@ export class Kvm {
       }
     }
     this.memslots.delete(slot.id);
-    this.memslotsGeneration += 2;
+    this.memslotsChanged();
   }
 
   /**

@@ -31,7 +31,12 @@ function figures(r: PagingBenchRun | CRun): Record<string, number> {
     mapColdOpsPerSec: r.pages / (r.mapColdMs / 1000),
     lookupOpsPerSec: r.pages / (r.lookupMs / 1000),
     seqLookupOpsPerSec: r.seqGfns / (r.seqLookupMs / 1000),
-    zap1GiBMs: r.zap1GiBMs,
+    // CONTRACTS §1: zap1GiBMs is the zap of one fully mapped 1 GiB range (262,144 leaves).
+    // zap1GiBDenseMs is the same figure under the name earlier reports used; zap1GiBRandomMs
+    // is a 1 GiB range of the 1M-page tree (512 page tables, ~6 % mapped: performance.md
+    // B.1(c), the workload issue 3's zap target is measured on).
+    zap1GiBMs: r.zap1GiBDenseMs,
+    zap1GiBRandomMs: r.zap1GiBMs,
     zap1GiBDenseMs: r.zap1GiBDenseMs,
     bytesPerPage: r.bytesPerPage,
   };
@@ -110,6 +115,7 @@ export function benchPaging(opts: PagingBenchOptions, io: Io): Record<string, un
           lookup: ratio(js.medians.lookupOpsPerSec, cm.medians.lookupOpsPerSec),
           seqLookup: ratio(js.medians.seqLookupOpsPerSec, cm.medians.seqLookupOpsPerSec),
           zap1GiBTime: ratio(js.medians.zap1GiBMs, cm.medians.zap1GiBMs),
+          zap1GiBRandomTime: ratio(js.medians.zap1GiBRandomMs, cm.medians.zap1GiBRandomMs),
           zap1GiBDenseTime: ratio(js.medians.zap1GiBDenseMs, cm.medians.zap1GiBDenseMs),
           bytesPerPage: ratio(js.medians.bytesPerPage, cm.medians.bytesPerPage),
         };
@@ -119,7 +125,8 @@ export function benchPaging(opts: PagingBenchOptions, io: Io): Record<string, un
       : {
           map: (ratios.map ?? 0) >= PAGING_TARGETS.mapVsC,
           lookup: (ratios.lookup ?? 0) >= PAGING_TARGETS.lookupVsC,
-          zap1GiB: (ratios.zap1GiBTime ?? Infinity) <= PAGING_TARGETS.zapTimeVsC,
+          // issue 3's zap target is on the B.1(c) workload (a range of the 1M-page tree)
+          zap1GiB: (ratios.zap1GiBRandomTime ?? Infinity) <= PAGING_TARGETS.zapTimeVsC,
           bytesPerPage: (ratios.bytesPerPage ?? Infinity) <= PAGING_TARGETS.bytesPerPageVsC,
         };
   const result = {
@@ -161,9 +168,14 @@ const ROWS: readonly {
     higherIsBetter: true,
   },
   { key: 'iterEntriesPerSec', label: 'tdp_iter, whole guest', unit: 'ops', higherIsBetter: true },
-  { key: 'zap1GiBMs', label: 'zap 1 GiB (random, 512 PTs)', unit: 'ms', higherIsBetter: false },
   {
-    key: 'zap1GiBDenseMs',
+    key: 'zap1GiBRandomMs',
+    label: 'zap 1 GiB (random, 512 PTs)',
+    unit: 'ms',
+    higherIsBetter: false,
+  },
+  {
+    key: 'zap1GiBMs',
     label: 'zap 1 GiB (all 262,144 mapped)',
     unit: 'ms',
     higherIsBetter: false,

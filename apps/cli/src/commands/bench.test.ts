@@ -49,12 +49,15 @@ describe('kvmx bench', () => {
       'lookupOpsPerSec',
       'seqLookupOpsPerSec',
       'zap1GiBMs',
+      'zap1GiBRandomMs',
       'zap1GiBDenseMs',
       'bytesPerPage',
     ]) {
       expect(typeof last[key], key).toBe('number');
     }
     expect(last).toMatchObject({ bench: 'paging', pages: 2000, runs: 1, c: { available: false } });
+    // CONTRACTS §1: zap1GiBMs is the fully mapped 1 GiB range (zap1GiBDenseMs, kept)
+    expect(last.zap1GiBMs).toBe(last.zap1GiBDenseMs);
     // 2000 random pages in 64 GiB: nearly every page needs its own PT, PD and more
     expect(last.bytesPerPage).toBeGreaterThan(4096);
   }, 120_000);
