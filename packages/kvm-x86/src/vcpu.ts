@@ -663,18 +663,10 @@ export class Vcpu {
     return this.tdxVcpu(tdx)?.tdvpr ?? -1;
   }
 
-  /** This vCPU's TDX record (kept between operations while TdxOps.vcpus is unchanged). */
+  /** This vCPU's TDX record (TdxOps.vcpus remembers its last lookup). */
   private tdxVcpu(tdx: TdxOps): TdxVcpu | undefined {
-    if (this.tdxRecOps !== tdx || this.tdxRecGeneration !== tdx.vcpusGeneration) {
-      this.tdxRec = tdx.vcpus.get(this.id);
-      this.tdxRecOps = tdx;
-      this.tdxRecGeneration = tdx.vcpusGeneration;
-    }
-    return this.tdxRec;
+    return tdx.vcpus.get(this.id);
   }
-  private tdxRec: TdxVcpu | undefined = undefined;
-  private tdxRecOps: TdxOps | null = null;
-  private tdxRecGeneration = -1;
 
   /**
    * TDH.VP.ENTER unless already inside: models tdx.c tdx_vcpu_pre_run() (TD runnable, vCPU

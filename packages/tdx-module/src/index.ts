@@ -1,5 +1,6 @@
 export { tdxEventToJson } from './event-json.js';
 export { TdxKeyIdPool } from './keyid-pool.js';
+export { LastLookupMap } from './last-lookup-map.js';
 export {
   allowedBeforeSysReady,
   type ModuleVersion,

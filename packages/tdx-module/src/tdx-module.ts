@@ -17,6 +17,7 @@
 import { type PgLevel, pageOffset, testBit } from '@kvmx/address';
 import { FrameOwner, type FramePool, PagingTree } from '@kvmx/paging';
 import { TdxKeyIdPool } from './keyid-pool.js';
+import { LastLookupMap } from './last-lookup-map.js';
 import type { ModuleVersion } from './leaf.js';
 import * as L from './leaf.js';
 import {
@@ -262,9 +263,9 @@ export class TdxModule {
   /** Per HKID: packages that still need TDH.PHYMEM.CACHE.WB (bitmap). */
   readonly kotWbinvd: Int32Array;
   /** TDs by TDR PFN. */
-  readonly tds = new Map<number, Td>();
+  readonly tds = new LastLookupMap<Td>();
   /** vCPUs by TDVPR PFN. */
-  readonly vcpus = new Map<number, Vcpu>();
+  readonly vcpus = new LastLookupMap<Vcpu>();
   /** Fault injection: the next N RNG uses return TDX_RND_NO_ENTROPY. */
   entropyFailures = 0;
   /** Fault injection: the next N TDH.PHYMEM.CACHE.WB calls see a pending interrupt. */
@@ -355,42 +356,10 @@ export class TdxModule {
   }
 
   td(tdrPa: number): Td | undefined {
-    return this.tdByPfn(Math.floor(tdrPa / 4096));
+    return this.tds.get(Math.floor(tdrPa / 4096));
   }
   vcpu(tdvprPa: number): Vcpu | undefined {
-    return this.vcpuByPfn(Math.floor(tdvprPa / 4096));
-  }
-
-  // The TD and vCPU of the last lookup: every guest operation and SEAMCALL of a fault-in looks
-  // the same ones up several times (a hash lookup each). `tds`/`vcpus` change only in
-  // mngCreateLeaf/vpCreateLeaf/reclaimPageLeaf, which reset these.
-  private lastTdPfn = -1;
-  private lastTd: Td | undefined = undefined;
-  private lastVcpuPfn = -1;
-  private lastVcpu: Vcpu | undefined = undefined;
-
-  private tdByPfn(pfn: number): Td | undefined {
-    if (pfn === this.lastTdPfn) return this.lastTd;
-    const td = this.tds.get(pfn);
-    this.lastTdPfn = pfn;
-    this.lastTd = td;
-    return td;
-  }
-
-  private vcpuByPfn(pfn: number): Vcpu | undefined {
-    if (pfn === this.lastVcpuPfn) return this.lastVcpu;
-    const v = this.vcpus.get(pfn);
-    this.lastVcpuPfn = pfn;
-    this.lastVcpu = v;
-    return v;
-  }
-
-  /** After `tds` or `vcpus` changed. */
-  private forgetLookups(): void {
-    this.lastTdPfn = -1;
-    this.lastTd = undefined;
-    this.lastVcpuPfn = -1;
-    this.lastVcpu = undefined;
+    return this.vcpus.get(Math.floor(tdvprPa / 4096));
   }
 
   /** Module-internal boot sequence Linux runs (tdx.c init_tdx_module), without events. */
@@ -608,7 +577,7 @@ export class TdxModule {
       this.stHi = this.e(St.TDX_OPERAND_BUSY, reg);
       return null;
     }
-    const td = this.tdByPfn(pfn);
+    const td = this.tds.get(pfn);
     if (td === undefined || this.pamt.pt(pfn, PT_4KB) !== PageType.PT_TDR) {
       this.stHi = this.e(St.TDX_PAGE_METADATA_INCORRECT, reg);
       return null;
@@ -658,7 +627,7 @@ export class TdxModule {
       this.stHi = this.e(St.TDX_OPERAND_BUSY, reg);
       return null;
     }
-    const vcpu = this.vcpuByPfn(pfn);
+    const vcpu = this.vcpus.get(pfn);
     if (vcpu === undefined || this.pamt.pt(pfn, PT_4KB) !== PageType.PT_TDVPR) {
       this.stHi = this.e(St.TDX_PAGE_METADATA_INCORRECT, reg);
       return null;
@@ -947,7 +916,6 @@ export class TdxModule {
     this.kotState[hkid] = KotState.HKID_ASSIGNED;
     this.pamt.set(pfn, PT_4KB, PageType.PT_TDR, 0);
     this.tds.set(pfn, new Td(pfn, hkid));
-    this.forgetLookups();
     return 0;
   }
 
@@ -1100,7 +1068,6 @@ export class TdxModule {
     this.pool.zero(pfn);
     const v = new Vcpu(pfn, td);
     this.vcpus.set(pfn, v);
-    this.forgetLookups();
     td.vcpus.add(pfn);
     td.chldcnt++;
     this.pamt.set(pfn, PT_4KB, PageType.PT_TDVPR, td.tdrPfn);
@@ -1477,7 +1444,6 @@ export class TdxModule {
       if (td.lifecycle !== TdLifecycle.TD_TEARDOWN) return this.e(St.TDX_LIFECYCLE_STATE_INCORRECT);
       if (td.chldcnt !== 0) return this.e(St.TDX_TD_ASSOCIATED_PAGES_EXIST);
       this.tds.delete(base);
-      this.forgetLookups();
     } else {
       const td = this.tds.get(owner);
       if (td === undefined || td.lifecycle !== TdLifecycle.TD_TEARDOWN) {
@@ -1487,7 +1453,6 @@ export class TdxModule {
       if (pt === PageType.PT_TDVPR) {
         this.vcpus.delete(base);
         td.vcpus.delete(base);
-        this.forgetLookups();
       }
     }
     pamt.clear(base, size);

@@ -23,6 +23,7 @@ import {
   encodeTdParams,
   formatStatus,
   isSuccess,
+  LastLookupMap,
   statusHex,
   statusName,
   TDG_MEM_PAGE_ACCEPT,
@@ -109,9 +110,8 @@ export class TdxOps implements KvmX86Ops {
   waitForSeptZap = false;
   /** The last SEAMCALL error KVM reported (kvm_tdx_cmd.hw_error). */
   hwError: TdxStatus | null = null;
-  readonly vcpus = new Map<number, TdxVcpu>();
-  /** Bumped whenever `vcpus` changes, so a vCPU may keep its record between operations. */
-  vcpusGeneration = 0;
+  /** By vCPU id; every TD entry and exit of a vCPU looks its record up. */
+  readonly vcpus = new LastLookupMap<TdxVcpu>();
   /** Pages whose reclaim failed: leaked, as KVM leaks them. */
   readonly leaked: number[] = [];
   private readonly ctx: VendorContext;
@@ -272,7 +272,6 @@ export class TdxOps implements KvmX86Ops {
     if (tdvprPfn === NO_FRAME) return -ENOMEM;
     const v: TdxVcpu = { tdvpr: tdvprPfn * PAGE_SIZE, tdcx: [], initialized: false };
     this.vcpus.set(vcpuId, v);
-    this.vcpusGeneration++;
     let st = mod.vpCreate(this.tdr, v.tdvpr);
     if (!isSuccess(st)) return this.fail(st);
     for (let j = 1; j < mod.tdvpsPages; j++) {
@@ -523,7 +522,6 @@ export class TdxOps implements KvmX86Ops {
     for (const p of v.tdcx) if (this.reclaimPage(p / PAGE_SIZE)) this.ctx.pool.free(p / PAGE_SIZE);
     if (this.reclaimPage(v.tdvpr / PAGE_SIZE)) this.ctx.pool.free(v.tdvpr / PAGE_SIZE);
     this.vcpus.delete(vcpuId);
-    this.vcpusGeneration++;
   }
 
   /** vm_destroy → tdx_vm_destroy() → tdx_reclaim_td_control_pages(). */

@@ -12,6 +12,7 @@ import {
   formatStatus,
   HKID_SHIFT,
   KotState,
+  LastLookupMap,
   MAX_NUM_TDCS_PAGES,
   MIN_NUM_TDCS_PAGES,
   MNG_FIELDS,
@@ -135,7 +136,11 @@ assert.ok(keyIds.free(hkid));
 assert.equal(formatStatus(mod.phymemPageReclaim(tdr)), 'TDX_TD_ASSOCIATED_PAGES_EXIST');
 for (const pfn of [...td.tdcx, ...vcpu.pages]) ok(mod.phymemPageReclaim(pfn * 4096));
 ok(mod.phymemPageReclaim(tdr));
+// The TD and vCPU tables remember their last lookup (a fault-in looks the same TD up several
+// times); a reclaim that removes an entry makes them forget it, so the TD is gone at once.
+assert.ok(mod.tds instanceof LastLookupMap);
 assert.equal(mod.td(tdr), undefined);
+assert.equal(mod.vcpu(tdvpr), undefined);
 assert.equal(pamt.pt(tdr / 4096, PT_4KB), PageType.PT_NDA);
 // The TDR was written with the global KeyID: flush it with that KeyID before reuse.
 ok(mod.phymemPageWbinvd(tdr, mod.tdxKeyIdStart));
