@@ -655,7 +655,11 @@ export class Kvm {
   // ---- memslots --------------------------------------------------------------------------
 
   /** The memslot containing an alias-free GFN (kvm_vcpu_gfn_to_memslot()). */
-  /** models kvm_main.c: __gfn_to_memslot() → search_memslots() with kvm->last_used_slot. */
+  /**
+   * models kvm_host.h: ____gfn_to_memslot() — the memslots' last_used_slot first, then
+   * search_memslots(). KVM's kvm_replace_memslot() points the cache at a replacing slot; the
+   * model drops it on every memslot change (memslotsChanged()), which finds the same slots.
+   */
   gfnToMemslot(gfn: number): Memslot | undefined {
     const last = this.lastUsedSlot;
     if (last !== null && this.lastUsedSlotGeneration === this.memslotsGeneration) {

@@ -671,7 +671,8 @@ export class PagingTree {
    *
    * Each level costs what C's walk costs plus one slot load: the entry's low word decides
    * present/table (one compare; `0 - ((lo >>> 11) & 1)` is 0 for not present, -1 for a huge
-   * leaf — `0 -`, not unary minus, which would give -0 for a miss); the child's frame index, `pfn - basePfn` with the PFN from both words, is exact
+   * leaf — `0 -`, not unary minus, which would give -0 for a miss); the child's frame index,
+   * `pfn - basePfn` with the PFN from both words, is exact
    * (integers below 2^53) and is used without a range check: a frame index outside `slots`,
    * or a frame without contents, gives slot 0 (JS: an out-of-range typed-array read is
    * `undefined`, and `undefined << 10` is 0), the zero frame, whose entries are not present
