@@ -7,13 +7,19 @@ import { describe, expect, it } from 'vitest';
 import type { KvmEvent } from './events.js';
 import { checkInvariants } from './invariants.js';
 import { Kvm } from './kvm.js';
-import { allBytes, convertOnHypercall, expectClean, must, runAnswering } from './test-helpers.js';
+import {
+  allBytes,
+  convertOnHypercall,
+  expectClean,
+  must,
+  runAnswering,
+  setPrivate,
+} from './test-helpers.js';
 import {
   KVM_CAP_EXIT_HYPERCALL,
   KVM_EXIT_HYPERCALL,
   KVM_EXIT_MEMORY_FAULT,
   KVM_MEM_GUEST_MEMFD,
-  KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_MEMORY_EXIT_FLAG_PRIVATE,
 } from './uapi.js';
 import type { Vcpu } from './vcpu.js';
@@ -74,13 +80,7 @@ function trace(events: readonly KvmEvent[]): string[] {
 describe('TDX SEAMCALL sequences', () => {
   it('first private fault on an empty mirror: SEPT.ADD for each missing level, then AUG', () => {
     const t = makeTd();
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: SZ_2M,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, SZ_2M);
     t.events.length = 0;
     const r = t.vcpu.write(AREA + 0x5000, 8, 0x5a, { private: true });
     // The page is PENDING: the guest takes a #VE, no exit to userspace.
@@ -113,13 +113,7 @@ describe('TDX SEAMCALL sequences', () => {
   it('private → shared conversion of a mapped page: BLOCK, TRACK, REMOVE, WBINVD', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: SZ_2M,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, SZ_2M);
     expect(t.vcpu.write(AREA, 16, 0x77, { private: true }).exit).toBeNull();
     const kicks = t.vcpu.kicks;
     t.events.length = 0;
@@ -136,13 +130,7 @@ describe('TDX SEAMCALL sequences', () => {
     // Converting to private zaps only shared mappings: no SEAMCALL at all.
     expect(t.vcpu.write(AREA, 16, 0x12, { private: false }).exit).toBeNull();
     t.events.length = 0;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     expect(seamcalls(t.events)).toEqual([]);
     expect(t.events.some((e) => e.type === 'spte' && e.root === 'direct')).toBe(true);
     expectClean(t.kvm);
@@ -151,13 +139,7 @@ describe('TDX SEAMCALL sequences', () => {
   it('teardown: gmem release zaps private leaves with the HKID assigned, then HKID release, then reclaim', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: SZ_2M,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, SZ_2M);
     expect(t.vcpu.write(AREA, 0x2000, 0x42, { private: true }).exit).toBeNull();
     expect(t.vcpu.write(AREA + SZ_2M - 0x1000, 8, 0x1, { private: false }).exit?.reason).toBe(
       KVM_EXIT_MEMORY_FAULT,
@@ -209,13 +191,7 @@ describe('TDX SEAMCALL sequences', () => {
 describe('TDG.MEM.PAGE.ACCEPT across an exit to userspace', () => {
   it('keeps its progress while waiting for resume(): another accept is refused with -EBUSY and changes nothing', () => {
     const t = makeTd();
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     // The second page is still shared: its private fault is a memory-fault exit.
     const r = t.vcpu.accept(AREA, 0x2000);
     expect(r.ret).toBe(-14); // -EFAULT
@@ -226,13 +202,7 @@ describe('TDG.MEM.PAGE.ACCEPT across an exit to userspace', () => {
       flags: KVM_MEMORY_EXIT_FLAG_PRIVATE,
     });
     expect(t.vcpu.accept(AREA + 0x10000).ret).toBe(-16); // -EBUSY
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA + 0x1000,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA + 0x1000, 0x1000);
     const done = t.vcpu.resume();
     expect(done).toMatchObject({ ret: 0, exit: null, status: 'TDX_SUCCESS' });
     const tdx = t.kvm.tdx;
@@ -254,13 +224,7 @@ describe('TDX launch', () => {
     expect(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: 2 }, true)).toMatchObject({
       error: 'EINVAL',
     });
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: SZ_2M,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, SZ_2M);
     t.events.length = 0;
     expect(must(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: 2 }, true))).toBe(2);
     const extend = new Array(16).fill('TDH.MR.EXTEND');
@@ -299,13 +263,7 @@ describe('TDX launch', () => {
     t.vcpu.autoAccept = true;
     expect(t.kvm.mmu.rootLevel).toBe(5);
     expect(t.kvm.gfnDirectBits).toBe(2 ** 39);
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     t.events.length = 0;
     t.vcpu.write(AREA, 4, 1, { private: true });
     expect(seamcalls(t.events).filter((l) => l === 'TDH.MEM.SEPT.ADD')).toHaveLength(4);
@@ -326,13 +284,7 @@ describe('TDX launch', () => {
 
   it('pre-fault after finalize: a private GPA is AUGed (PENDING), a shared one goes to the direct root', () => {
     const t = makeTd();
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     expect(must(t.kvm.preFaultMemory(t.vcpu, AREA, 0x2000))).toBe(0x2000);
     const tdx = t.kvm.tdx;
     expect(tdx?.module.septEntry(tdx.tdr, AREA)?.state).toBe('PENDING');
@@ -343,13 +295,7 @@ describe('TDX launch', () => {
 
   it('SEPT_VE_DISABLE: a guest touching a PENDING page kills the VM', () => {
     const t = makeTd({ septVeDisable: true });
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     const r = t.vcpu.read(AREA, 4, { private: true });
     expect(r.ret).toBe(-5);
     expect(t.kvm.dead).toMatch(/Guest access before accepting/);
@@ -436,13 +382,7 @@ describe('tdx_upm_test', () => {
   function launch(): Td {
     const t = makeTd({ finalize: false });
     must(t.kvm.hostWrite(AREA, new Uint8Array(SZ_2M).fill(0x11)));
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: SZ_2M,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, SZ_2M);
     must(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: SZ_2M / 0x1000 }, true));
     must(t.kvm.tdxFinalizeVm());
     t.vcpu.autoAccept = true; // the guest's #VE handler accepts pending pages
@@ -534,13 +474,7 @@ describe('tdx_upm_test', () => {
             size: 4096,
             flags: 8,
           });
-          must(
-            kvm.setMemoryAttributes({
-              address: FOCUS + faults * 0x1000,
-              size: 0x1000,
-              attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-            }),
-          );
+          setPrivate(kvm, FOCUS + faults * 0x1000, 0x1000);
           faults++;
           r = vcpu.resume();
         }
@@ -562,13 +496,7 @@ describe('tdx_upm_test', () => {
 describe('tdx_shared_mem_test', () => {
   it('the guest and the host exchange values through a page converted to shared', () => {
     const t = makeTd({ finalize: false });
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     must(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: 1 }, true));
     must(t.kvm.tdxFinalizeVm());
     const { kvm, vcpu } = t;
@@ -590,13 +518,7 @@ describe('tdx_shared_mem_test', () => {
   it('verify_host_reading_private_mem: the host never sees private writes', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     const le = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
     expect(t.vcpu.writeBytes(AREA, le(0xabcd), { private: true }).exit).toBeNull();
     const first = must(t.kvm.hostRead(AREA, 4));
@@ -610,13 +532,7 @@ describe('TDX BUSY handling (one retry after kicking vCPUs out)', () => {
   it('TDH.MEM.TRACK busy while a vCPU holds the epoch: kick, retry once, succeed', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     expect(t.vcpu.write(AREA, 8, 1, { private: true }).exit).toBeNull();
     const tdx = t.kvm.tdx;
     if (tdx === null) throw new Error('not a TD');
@@ -643,13 +559,7 @@ describe('TDX BUSY handling (one retry after kicking vCPUs out)', () => {
   it('still busy after the retry: KVM_BUG_ON', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     t.vcpu.write(AREA, 8, 1, { private: true });
     const tdx = t.kvm.tdx;
     if (tdx === null) throw new Error('not a TD');
@@ -665,13 +575,7 @@ describe('TDX BUSY handling (one retry after kicking vCPUs out)', () => {
 describe('TDX before finalize', () => {
   it('a premapped page blocks FINALIZE (nr_premapped); tearing it down drops the count without a SEAMCALL error', () => {
     const t = makeTd({ finalize: false });
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x1000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x1000);
     // KVM maps the page through the mirror (as INIT_MEM_REGION's post-populate does) but no
     // PAGE.ADD follows: set_external_spte only counted it.
     const mapped = t.kvm.tdpMapPage(t.vcpu, AREA, 2 ** 49 + 2 ** 32);
@@ -691,13 +595,7 @@ describe('TDX before finalize', () => {
 
   it('a TD torn down before finalize: added pages are removed without TRACK, everything reclaimed', () => {
     const t = makeTd({ finalize: false });
-    must(
-      t.kvm.setMemoryAttributes({
-        address: AREA,
-        size: 0x2000,
-        attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE,
-      }),
-    );
+    setPrivate(t.kvm, AREA, 0x2000);
     must(t.kvm.tdxInitMemRegion(t.vcpu, { gpa: AREA, nrPages: 2 }, false));
     t.events.length = 0;
     t.kvm.destroy();

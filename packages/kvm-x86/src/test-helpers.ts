@@ -57,3 +57,8 @@ export function convertOnHypercall(kvm: Kvm) {
     return 0;
   };
 }
+
+/** KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) over [address, address + size), which must succeed. */
+export function setPrivate(kvm: Kvm, address: number, size: number): void {
+  must(kvm.setMemoryAttributes({ address, size, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE }));
+}
