@@ -135,6 +135,35 @@ describe('FramePool contents', () => {
     expect(Array.from(pool.read(t, 0, 8))).toEqual([0, 0, 0, 0, 0, 0, 0, 0x80]);
   });
 
+  it('fills frames with interleaved values, more of them than it keeps templates of', () => {
+    // A fault-in alternates the mirror's SHADOW_NONPRESENT_VALUE and the S-EPT's FREE entry;
+    // six values cycle past the template cache, and a template is never written through.
+    const pool = new FramePool();
+    const values: Array<[number, number]> = [
+      [0, 0x80000000 | 0],
+      [0x7, 0x80000000 | 0],
+      [-1, -1],
+      [0x12345678, 0],
+      [0, 1],
+      [0x1000, 0x7fffffff],
+    ];
+    const frames: Array<[number, number, number]> = [];
+    for (let round = 0; round < 3; round++) {
+      for (const [lo, hi] of values) {
+        const t = pool.allocFilled(FrameOwner.KVM_PAGE_TABLE, lo, hi);
+        pool.writeWord64(t, 3, 0x55, 0x66);
+        frames.push([t, lo, hi]);
+      }
+    }
+    for (const [t, lo, hi] of frames) {
+      for (const i of [0, 2, 4, 511]) {
+        expect(pool.readLo(t, i)).toBe(lo);
+        expect(pool.readHi(t, i)).toBe(hi);
+      }
+      expect(pool.readLo(t, 3)).toBe(0x55);
+    }
+  });
+
   it('drops contents on free: a recycled frame reads as zeros', () => {
     const pool = new FramePool();
     const a = pool.alloc(FrameOwner.HOST);

@@ -38,6 +38,8 @@ const INITIAL_SLOT_CAPACITY = 64;
  * 64 GiB TD's fault-in copy the whole store every 16,384 tables).
  */
 const SLOT_GROW_STEP = 16384;
+/** Fill values fillWords() keeps a template of (each tree has one empty value). */
+const FILL_TEMPLATES = 4;
 
 export interface FramePoolOptions {
   /** PFN of the first frame (default 0x100000, HPA 4 GiB). */
@@ -90,10 +92,15 @@ export class FramePool {
   private freeSlots: Int32Array;
   private freeSlotTop = 0;
   private readonly ownerCounts = new Int32Array(256);
-  /** fillWords(): a frame's worth of (fillLo, fillHi), copied into filled frames. */
-  private fillTemplate: Int32Array | null = null;
-  private fillLo = 0;
-  private fillHi = 0;
+  /**
+   * fillWords(): a frame's worth of one (lo, hi) pair per value in use, copied into filled
+   * frames. Trees fill every new table with their empty value, and the values differ (KVM's
+   * SHADOW_NONPRESENT_VALUE, the S-EPT's FREE entry): a fault-in that adds a mirror table and
+   * its S-EPT table alternates between two.
+   */
+  private readonly fillTemplates: Int32Array[] = [];
+  /** fillTemplates[i] holds (fillKeys[2i], fillKeys[2i + 1]). */
+  private readonly fillKeys: number[] = [];
   private allocCount = 0;
   private freeCount = 0;
   private allocatedCount = 0;
@@ -300,20 +307,27 @@ export class FramePool {
     // One memcpy of a frame already holding the value (kept for the last value used: a
     // tree fills every new table with the same empty value) instead of 512 stores in a
     // loop — the C anchor's fill loop is vectorised, a JS loop is not.
-    let tpl = this.fillTemplate;
-    lo |= 0;
-    hi |= 0;
-    if (lo !== this.fillLo || hi !== this.fillHi || tpl === null) {
-      tpl = new Int32Array(FRAME_WORDS);
-      for (let w = 0; w < FRAME_WORDS; w += 2) {
-        tpl[w] = lo;
-        tpl[w + 1] = hi;
-      }
-      this.fillTemplate = tpl;
-      this.fillLo = lo;
-      this.fillHi = hi;
+    this.store.set(this.fillTemplate(lo | 0, hi | 0), slot * FRAME_WORDS);
+  }
+
+  /** The frame-sized template of (lo, hi), made on first use; the last FILL_TEMPLATES kept. */
+  private fillTemplate(lo: number, hi: number): Int32Array {
+    const keys = this.fillKeys;
+    for (let i = 0; i < keys.length; i += 2) {
+      if (keys[i] === lo && keys[i + 1] === hi) return this.fillTemplates[i >> 1] as Int32Array;
     }
-    this.store.set(tpl, slot * FRAME_WORDS);
+    const tpl = new Int32Array(FRAME_WORDS);
+    for (let w = 0; w < FRAME_WORDS; w += 2) {
+      tpl[w] = lo;
+      tpl[w + 1] = hi;
+    }
+    if (this.fillTemplates.length === FILL_TEMPLATES) {
+      this.fillTemplates.shift();
+      keys.splice(0, 2);
+    }
+    this.fillTemplates.push(tpl);
+    keys.push(lo, hi);
+    return tpl;
   }
 
   // ---- contents: bytes (guest and VMM accesses) ------------------------------------
