@@ -147,6 +147,7 @@ export class Vcpu {
   private readonly memIsPrivate = (gfn: number): boolean => this.kvm.memIsPrivate(gfn);
   /** TDX: the register file of TDH.VP.ENTER (reused; the module copies what it keeps). */
   private readonly enterRegs = new SeamRegs();
+  private enterRegsDirty = false;
   /** TDX: the TDVMCALL answer KVM passes in R10/R11 at the next TDH.VP.ENTER. */
   private vmcallReturn: { status: TdvmcallStatus; r11: number } | null = null;
   /** A hypercall waiting for userspace's kvm_run.hypercall.ret. */
@@ -674,17 +675,25 @@ export class Vcpu {
    */
   private enterTd(tdx: TdxOps): RunResult | null {
     if (this.inTd) return null;
-    if (tdx.state !== TD_STATE_RUNNABLE || !this.tdxVcpu(tdx)?.initialized) {
+    const rec = this.tdxVcpu(tdx);
+    if (tdx.state !== TD_STATE_RUNNABLE || rec === undefined || !rec.initialized) {
       return { ret: -EINVAL, exit: null };
     }
-    const regs = this.enterRegs.clear();
+    // VP.ENTER's inputs: RCX (the TDVPR, which enterGuest sets) and, after a TDVMCALL, R10/R11;
+    // the registers are zeroed again only after they carried R10/R11.
+    const regs = this.enterRegs;
+    if (this.enterRegsDirty) {
+      regs.clear();
+      this.enterRegsDirty = false;
+    }
     if (this.vmcallReturn !== null) {
       regs.setWord(REG_R10, this.vmcallReturn.status.lo, this.vmcallReturn.status.hi);
       regs.set(REG_R11, this.vmcallReturn.r11);
       this.vmcallReturn = null;
+      this.enterRegsDirty = true;
     }
     this.pendingInterrupt = false; // delivered on entry
-    const st = tdx.module.enterGuest(this.tdvpr(tdx), regs);
+    const st = tdx.module.enterGuest(rec.tdvpr, regs);
     if (!isSuccess(st)) {
       this.kvm.kvmBug(`TDH.VP.ENTER failed: ${formatStatus(st)}`);
       return { ret: -EIO, exit: null };

@@ -127,6 +127,15 @@ export const SEAMCALL_LEAF_NAMES: ReadonlyMap<number, string> = new Map<number, 
   [96, 'TDH.MIG.STREAM.CREATE'],
 ]);
 
+/** The leaf numbers of SEAMCALL_LEAF_NAMES as a flag table: the dispatcher asks on every call. */
+const KNOWN_LEAVES = new Uint8Array(128);
+for (const n of SEAMCALL_LEAF_NAMES.keys()) KNOWN_LEAVES[n] = 1;
+
+/** True when `leaf` is a SEAMCALL leaf the module has (any number; no Map lookup). */
+export function isSeamcallLeaf(leaf: number): boolean {
+  return leaf >= 0 && leaf < 128 && KNOWN_LEAVES[leaf] === 1;
+}
+
 const LEAF_BY_NAME = new Map<string, number>();
 for (const [n, name] of SEAMCALL_LEAF_NAMES) LEAF_BY_NAME.set(name, n);
 

@@ -45,6 +45,8 @@ export const REG_NAMES: readonly string[] = Object.freeze([
 ]);
 
 const TWO32 = 2 ** 32;
+/** Multiplying by 2^-32 is exact and, unlike a division, cheap (a divsd per set() adds up). */
+const TWO_NEG32 = 2 ** -32;
 
 /** Sixteen 64-bit registers. Reused across calls: no allocation on the hot path. */
 export class SeamRegs {
@@ -53,7 +55,7 @@ export class SeamRegs {
 
   /** Set a register from a non-negative integer below 2^53 (an address, a count). */
   set(reg: number, value: number): this {
-    const h = Math.floor(value / TWO32);
+    const h = Math.floor(value * TWO_NEG32);
     this.hi[reg] = h;
     this.lo[reg] = value - h * TWO32;
     return this;

@@ -392,7 +392,7 @@ export class TdxModule {
     let snap: SeamRegs | null = null;
     if (ev !== null) snap = new SeamRegs().copyFrom(regs);
     let hi: number;
-    if (!Number.isInteger(rax) || rax < 0 || rax >= 2 ** 24 || !SEAMCALL_LEAF_NAMES.has(leaf)) {
+    if (!Number.isInteger(rax) || rax < 0 || rax >= 2 ** 24 || !L.isSeamcallLeaf(leaf)) {
       hi = this.e(St.TDX_OPERAND_INVALID, OPERAND_ID_RAX);
     } else if (version > maxLeafVersion(leaf, this.version)) {
       hi = this.e(St.TDX_OPERAND_INVALID, OPERAND_ID_RAX);
@@ -432,7 +432,13 @@ export class TdxModule {
   }
 
   private runLeaf(leaf: number, version: number, r: SeamRegs): number {
+    // The cases are compared in order (the leaf numbers are imported bindings, not literals, so
+    // there is no jump table): the leaves of a running TD's fault path come first.
     switch (leaf) {
+      case L.TDH_MEM_PAGE_AUG:
+        return this.memPageAugLeaf(r);
+      case L.TDH_MEM_SEPT_ADD:
+        return this.memSeptAddLeaf(r, version);
       case L.TDH_SYS_INIT:
         return this.sysInitLeaf(r);
       case L.TDH_SYS_LP_INIT:
@@ -488,12 +494,8 @@ export class TdxModule {
         return this.vpRdLeaf(r);
       case L.TDH_VP_WR:
         return this.vpWrLeaf(r);
-      case L.TDH_MEM_SEPT_ADD:
-        return this.memSeptAddLeaf(r, version);
       case L.TDH_MEM_PAGE_ADD:
         return this.memPageAddLeaf(r);
-      case L.TDH_MEM_PAGE_AUG:
-        return this.memPageAugLeaf(r);
       case L.TDH_MEM_RANGE_BLOCK:
         return this.memRangeBlockLeaf(r);
       case L.TDH_MEM_TRACK:
