@@ -985,7 +985,7 @@ export class Kvm {
         pfn: hex(pfn),
       });
     }
-    if (!file.prepared.has(index) && this.ops.gmemPrepare) {
+    if (this.ops.gmemPrepare !== undefined && !file.prepared.has(index)) {
       const ret = this.ops.gmemPrepare(pfn, gfn, 0);
       if (ret !== 0) return ret;
     }

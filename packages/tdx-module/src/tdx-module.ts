@@ -209,6 +209,8 @@ export interface MapGpaRequest {
 // these names).
 /** Bytes and 4K pages covered by one entry at module level 0..4. */
 const LEVEL_BYTES = [2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+/** 1 / LEVEL_BYTES: an exact power of two, so `x * LEVEL_INV[l]` equals `x / LEVEL_BYTES[l]`. */
+const LEVEL_INV = [2 ** -12, 2 ** -21, 2 ** -30, 2 ** -39, 2 ** -48];
 const LEVEL_PAGES = [1, 2 ** 9, 2 ** 18, 2 ** 27, 2 ** 36];
 
 /** Structure of the tree: NL_MAPPED and NL_BLOCKED entries point at tables. */
@@ -660,8 +662,9 @@ export class TdxModule {
   /** check_and_walk_private_gpa's address part: aligned, shared bit clear, within GPAW. */
   private privateGpa(td: Td, gpa: number, level: number): boolean {
     const size = LEVEL_BYTES[level] as number;
-    // Not `%`: on doubles above 2^31 it is an x87 fprem loop (performance.md B.3).
-    if (Math.floor(gpa / size) * size !== gpa) return false;
+    // Not `%`: on doubles above 2^31 it is an x87 fprem loop (performance.md B.3); and a
+    // multiplication by the exact inverse, not a division.
+    if (Math.floor(gpa * (LEVEL_INV[level] as number)) * size !== gpa) return false;
     // GPAW 48: bits 51:47 must be clear (47 is the shared bit); GPAW 52: bit 51 (shared) clear.
     const limit = td.gpaw === 48 ? 2 ** 47 : 2 ** 51;
     if (gpa >= limit) return false;
@@ -2110,7 +2113,8 @@ export class TdxModule {
   septEntryRaw(tdrPa: number, gpa: number, level = 0): boolean {
     const td = this.td(tdrPa);
     if (td === undefined || td.sept === null) return false;
-    this.septWalk(td, gpa - (gpa % (LEVEL_BYTES[level] ?? 2 ** (12 + 9 * level))), level);
+    const size = LEVEL_BYTES[level] ?? 2 ** (12 + 9 * level);
+    this.septWalk(td, Math.trunc(gpa / size) * size, level); // not `%`: fprem on doubles
     return true;
   }
   /** Low word (uint32) of the entry septEntryRaw() reached. */
