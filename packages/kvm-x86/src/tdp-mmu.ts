@@ -198,8 +198,11 @@ export class TdpMmu {
       name: mirror ? 'mirror' : 'direct',
       gfnBits: mirror ? 0 : this.ops.arch.gfnDirectBits,
     });
-    tree.onChange = (_t, gfn, level, oldLo, oldHi, newLo, newHi) =>
-      this.handleChangedSpte(mirror, gfn, level as PgLevel, oldLo, oldHi, newLo, newHi);
+    tree.onChange = (_t, gfn, level, oldLo, oldHi, newLo, newHi) => {
+      if (!this.changeDeferred) {
+        this.handleChangedSpte(mirror, gfn, level as PgLevel, oldLo, oldHi, newLo, newHi);
+      }
+    };
     tree.onTableRemoved = (_t, pfn, gfn, level) => this.handleRemovedPt(pfn, gfn, level);
     return tree;
   }
@@ -463,12 +466,26 @@ export class TdpMmu {
       return -EIO;
     }
     const tree = this.treeOf(sp);
-    if (
-      tree.cmpxchgEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi, FROZEN_SPTE_LO, FROZEN_SPTE_HI) !==
-      0
-    ) {
-      return -EBUSY;
+    // The freeze and the final write are raw writes: tdp_mmu_set_spte_atomic() runs
+    // handle_changed_spte() once, old -> new, after set_external_spte_present() succeeded (and
+    // not at all when the hook failed and the old value was put back).
+    this.changeDeferred = true;
+    let frozen: number;
+    try {
+      frozen = tree.cmpxchgEntry(
+        sp.spt,
+        i,
+        gfn,
+        sp.level,
+        oldLo,
+        oldHi,
+        FROZEN_SPTE_LO,
+        FROZEN_SPTE_HI,
+      );
+    } finally {
+      this.changeDeferred = false;
     }
+    if (frozen !== 0) return -EBUSY;
     let ret: number;
     if (isLastSpte(newLo, sp.level)) {
       const pfn = spteToPfn(newLo, newHi);
@@ -486,10 +503,18 @@ export class TdpMmu {
     // The final value replaces FROZEN through the write path. (PagingTree.linkTable refuses a
     // FROZEN parent entry, so a mirror table is linked with a plain write; the tree's table
     // statistics do not count mirror tables.)
-    if (ret !== 0) tree.writeEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi);
-    else tree.writeEntry(sp.spt, i, gfn, sp.level, newLo, newHi);
+    this.changeDeferred = true;
+    try {
+      if (ret !== 0) tree.writeEntry(sp.spt, i, gfn, sp.level, oldLo, oldHi);
+      else tree.writeEntry(sp.spt, i, gfn, sp.level, newLo, newHi);
+    } finally {
+      this.changeDeferred = false;
+    }
+    if (ret === 0) this.handleChangedSpte(true, gfn, sp.level, oldLo, oldHi, newLo, newHi);
     return ret;
   }
+  /** Set while setExternalSptePresent() writes: the tree's change reports are not passed on. */
+  private changeDeferred = false;
 
   /**
    * models tdp_mmu.c: tdp_mmu_set_spte() (write mmu_lock): the tree's write path writes the

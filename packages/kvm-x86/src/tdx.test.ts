@@ -110,6 +110,44 @@ describe('TDX SEAMCALL sequences', () => {
     expectClean(t.kvm);
   });
 
+  it('a mirror SPTE set through the external hooks is reported once, old -> new, after the hook', () => {
+    // tdp_mmu_set_spte_atomic(): set_external_spte_present() freezes the SPTE, calls the
+    // hook and writes the final value with raw writes; handle_changed_spte() (the spte
+    // event) then runs once. A failing hook puts the old value back and reports nothing.
+    const t = makeTd();
+    t.vcpu.autoAccept = true;
+    setPrivate(t.kvm, AREA, SZ_2M);
+    t.events.length = 0;
+    t.vcpu.write(AREA + 0x5000, 8, 0x5a, { private: true });
+    const order = t.events.flatMap((e) => {
+      if (e.type === 'hook') return [`hook:${e.op}@${e.level}`];
+      if (e.type === 'spte' && e.root === 'mirror') return [`spte@${e.level} ${e.old}->${e.new}`];
+      return [];
+    });
+    expect(order).toHaveLength(8);
+    for (let i = 0; i < 8; i += 2) {
+      expect(order[i]).toMatch(/^hook:/);
+      // SHADOW_NONPRESENT_VALUE straight to the new value: FROZEN_SPTE is never reported.
+      expect(order[i + 1]).toMatch(/^spte@\d 0x8000000000000000->0x/);
+      expect(order[i + 1]).not.toContain('5a0');
+    }
+    expect(order[7]).toMatch(/^spte@1 /);
+    expectClean(t.kvm);
+
+    // PAGE.AUG busy (the S-EPT entry is locked): the hook fails, the old value is put back,
+    // and no spte event is reported for the leaf, however often the fault is retried.
+    const tdx = t.kvm.tdx;
+    if (tdx === null) throw new Error('not a TD');
+    const held = tdx.module.hold({ kind: 'septEntry', tdr: tdx.tdr, gpa: AREA + 0x6000, level: 0 });
+    t.events.length = 0;
+    t.vcpu.write(AREA + 0x6000, 8, 0x5a, { private: true });
+    const augs = t.events.filter((e) => e.type === 'seamcall' && e.leaf === 'TDH.MEM.PAGE.AUG');
+    expect(augs.length).toBeGreaterThan(0);
+    expect(augs.every((e) => e.type === 'seamcall' && e.status === 'TDX_OPERAND_BUSY')).toBe(true);
+    expect(t.events.filter((e) => e.type === 'spte' && e.root === 'mirror')).toEqual([]);
+    held?.release();
+  });
+
   it('private → shared conversion of a mapped page: BLOCK, TRACK, REMOVE, WBINVD', () => {
     const t = makeTd();
     t.vcpu.autoAccept = true;
