@@ -40,6 +40,7 @@ interface CFaultinRun {
   septTables: number;
   chldcnt: number;
   maxRssBytes: number;
+  pageFaults: number;
 }
 
 export const nodeHost: BenchHost = {
@@ -49,6 +50,7 @@ export const nodeHost: BenchHost = {
     return u.user + u.system;
   },
   rssBytes: () => process.memoryUsage().rss,
+  minorFaults: () => process.resourceUsage().minorPageFault,
 };
 
 function figures(r: FaultinRun): Record<string, number> {
@@ -57,6 +59,7 @@ function figures(r: FaultinRun): Record<string, number> {
     cpuSeconds: r.cpuSeconds,
     pagesPerSec: r.pagesPerSec,
     rssBytes: r.rssBytes,
+    pageFaults: r.pageFaults,
   };
 }
 
@@ -101,6 +104,7 @@ export function benchFaultin(
           seconds: x.seconds,
           cpuSeconds: x.cpuSeconds,
           pagesPerSec: x.pages / x.seconds,
+          pageFaults: x.pageFaults,
         })),
       )
     : null;
@@ -184,6 +188,7 @@ function renderFaultin(
     cpuSeconds?: number;
     pagesPerSec?: number;
     rssBytes?: number;
+    pageFaults?: number;
     cold: { seconds: number; cpuSeconds: number };
     checker: Record<string, unknown>;
     c: Record<string, unknown>;
@@ -232,6 +237,10 @@ function renderFaultin(
   if (cAvail && cc) row('C -O2, cold', cc.seconds, cc.cpuSeconds, undefined, 1, null);
   if (!cAvail) lines.push(col.yellow(`  C comparison: ${String(r.c.reason)}; kvmx figures only`));
   lines.push(`  RSS after a kvmx run: ${((r.rssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
+  const faults = (x: unknown) => (typeof x === 'number' ? x.toFixed(0) : '—');
+  lines.push(
+    `  page faults in a warm run's loop: kvmx ${faults(r.pageFaults)}${cAvail ? `, C ${faults(r.c.pageFaults)}` : ''}`,
+  );
   if (r.sameWork === false) lines.push(col.red('  kvmx and C did not do the same work'));
   else if (r.sameWork)
     lines.push(col.dim('  same GFNs mapped and same S-EPT tables in kvmx and C'));

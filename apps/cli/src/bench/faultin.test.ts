@@ -45,11 +45,34 @@ describe('bench faultin workload', () => {
     }
   }, 120_000);
 
+  it('a warm C run takes (almost) no page faults in its timed loop; the report counts them', () => {
+    // A warm run must not pay first touches on the clock: GCC turns malloc() + memset(0) into
+    // calloc(), which left every table's first touch (one page fault each) inside the loop.
+    const c = compileC('faultin');
+    if (!c.available) return;
+    try {
+      const [warm] = runC<{ pageFaults: number; septTables: number }>(c, [
+        '3000',
+        '1',
+        String(0x9e3779b9),
+        'warm',
+      ]);
+      const [cold] = runC<{ pageFaults: number }>(c, ['3000', '1', String(0x9e3779b9), 'cold']);
+      expect(warm?.septTables).toBeGreaterThan(2000);
+      expect(warm?.pageFaults).toBeLessThan(64);
+      expect(cold?.pageFaults).toBeGreaterThan(1000);
+    } finally {
+      disposeC(c);
+    }
+    const js = runFaultin(gfns, 'off', nodeHost);
+    expect(Number.isInteger(js.pageFaults) && js.pageFaults >= 0).toBe(true);
+  }, 120_000);
+
   it('the report has the CONTRACTS §1 fields and says whether the work matched', () => {
     const io = memoryIo();
     const r = benchFaultin({ pages: 200, runs: 2, seed: 7, c: false, json: true }, io);
     const last = JSON.parse(io.stdout.at(-1) as string);
-    for (const k of ['pages', 'seconds', 'pagesPerSec', 'rssBytes']) {
+    for (const k of ['pages', 'seconds', 'pagesPerSec', 'rssBytes', 'pageFaults']) {
       expect(typeof last[k], k).toBe('number');
     }
     expect(last.pages).toBe(200);

@@ -45,6 +45,8 @@ export interface FaultinRun {
   readonly septTables: number;
   /** Invariant violations found (checker on); must be 0. */
   readonly violations: number;
+  /** Minor page faults of this process during the loop (a warm run should have few). */
+  readonly pageFaults: number;
   /** How many times the checker ran. */
   readonly checks: number;
 }
@@ -72,7 +74,7 @@ export function createFaultinVm(reserveTables = 0, pages = 0): FaultinVm {
   const vcpu = must(vm.createVcpu(), 'KVM_CREATE_VCPU');
   must(vm.tdxInitVcpu(vcpu), 'KVM_TDX_INIT_VCPU');
   const fd = must(vm.createGuestMemfd({ size: FAULTIN_GUEST_BYTES }), 'KVM_CREATE_GUEST_MEMFD');
-  // Warm: guest_memfd's page index touched before the clock, as the C program memsets its
+  // Warm: guest_memfd's page index touched before the clock, as the C program touches its
   // gmem_pfn array in its warm runs.
   if (reserveTables > 0) vm.gmems.get(fd)?.pages.reserve(FAULTIN_GUEST_PAGES);
   must(
@@ -96,7 +98,7 @@ export function createFaultinVm(reserveTables = 0, pages = 0): FaultinVm {
   );
   must(vm.tdxFinalizeVm(), 'KVM_TDX_FINALIZE_VM');
   // Warm: the PAMT entries of every frame the run can use (the guest's pages, the tables, the
-  // TD's own pages), as the C program memsets its PAMT arrays.
+  // TD's own pages), as the C program touches its PAMT arrays.
   if (reserveTables > 0) {
     vm.tdx?.module.pamt.reserve(pool.allocated + reserveTables + pages + 64);
   }
@@ -110,6 +112,8 @@ export interface BenchHost {
   /** CPU microseconds (user + system) of this process. */
   cpuMicros(): number;
   rssBytes(): number;
+  /** Minor page faults of the process so far (first touches of fresh memory). */
+  minorFaults(): number;
 }
 
 /**
@@ -128,6 +132,7 @@ export function runFaultin(
   let violations = 0;
   let checks = 0;
   const chld0 = childCount(vm);
+  const f0 = host.minorFaults();
   const c0 = host.cpuMicros();
   const t0 = host.now();
   for (let i = 0; i < n; i++) {
@@ -145,6 +150,7 @@ export function runFaultin(
   }
   const t1 = host.now();
   const c1 = host.cpuMicros();
+  const pageFaults = host.minorFaults() - f0;
   const rssBytes = host.rssBytes();
   const seconds = (t1 - t0) / 1000;
   const verify = verifyFaultin(vm, gfns);
@@ -160,6 +166,7 @@ export function runFaultin(
     septTables: verify.chldcnt - chld0 - verify.mapped,
     violations,
     checks,
+    pageFaults,
   };
 }
 
