@@ -101,6 +101,18 @@ describe('GmemPages (guest_memfd page index)', () => {
     expect(pages.prepared.has(0)).toBe(false);
   });
 
+  it('reserve() after some pages keeps their order; later pages follow it', () => {
+    const pages = new GmemPages();
+    const plain = new GmemPages();
+    for (const p of [pages, plain]) for (let i = 0; i < 100; i++) p.set(1000 - i, 5000 + i);
+    pages.reserve(70000);
+    for (const p of [pages, plain]) {
+      for (let i = 0; i < 70000; i++) p.set(2 ** 20 + ((i * 7919) % 70001), i);
+    }
+    expect([...pages.entries()]).toEqual([...plain.entries()]);
+    expect(pages.size).toBe(70100);
+  });
+
   it('refuses offsets no file can have', () => {
     const pages = new GmemPages();
     expect(() => pages.set(-1, 1)).toThrow(RangeError);

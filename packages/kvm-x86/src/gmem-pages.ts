@@ -100,6 +100,9 @@ export class GmemPages {
       const chunk = this.chunkFor(i);
       for (let w = 0; w < chunk.length; w += 1024) chunk[w] = chunk[w] as number;
     }
+    // The insertion log too: room for `pages` more offsets, touched.
+    if (this.log.length < this.logLen + pages) this.growLog(false, this.logLen + pages);
+    for (let i = this.logLen; i < this.log.length; i += 1024) this.log[i] = this.log[i] as number;
   }
 
   private pfnOf(chunk: Int32Array, at: number, index: number): number {
@@ -246,8 +249,10 @@ export class GmemPages {
     return this.entries();
   }
 
-  private growLog(wide: boolean): void {
-    const size = this.logLen === this.log.length ? this.log.length * 2 : this.log.length;
+  /** A new log holding at least `need` offsets (doubling), as Float64Array when `wide`. */
+  private growLog(wide: boolean, need = this.logLen + 1): void {
+    let size = this.log.length;
+    while (size < need) size *= 2;
     const grown =
       wide || this.log instanceof Float64Array ? new Float64Array(size) : new Int32Array(size);
     grown.set(this.log.subarray(0, this.logLen));

@@ -194,6 +194,25 @@ describe('FramePool contents', () => {
     expect(pool.stats().contentBytes).toBe(300 * FRAME_SIZE);
   });
 
+  it('reserveFrames() changes capacity only: the same PFNs, owners and contents follow', () => {
+    const a = new FramePool();
+    const b = new FramePool();
+    const first = [a, b].map((p) => p.alloc(FrameOwner.HOST));
+    a.reserveFrames(20000);
+    const seq = (p: FramePool) => {
+      const out: number[] = [];
+      for (let i = 0; i < 12000; i++) {
+        const f = p.alloc(i % 3 === 0 ? FrameOwner.KVM_PAGE_TABLE : FrameOwner.GUEST_MEMFD);
+        if (i % 97 === 0) p.writeWord64(f, 1, i, 0);
+        out.push(f, p.owner(f), p.readLo(f, 1));
+      }
+      return out;
+    };
+    expect(seq(a)).toEqual(seq(b));
+    expect(first[0]).toBe(first[1]);
+    expect(a.stats()).toEqual(b.stats());
+  });
+
   it('matches a byte-array model under random writes, fills, copies and frees', () => {
     const op = fc.oneof(
       fc.record({

@@ -434,6 +434,23 @@ export class FramePool {
     }
   }
 
+  /**
+   * Make room for `frames` more frames (PFNs, with or without contents) in the per-frame
+   * arrays and touch that memory now, for the same reason as reserve(): a warm run of a
+   * whole-guest fault-in allocates a frame per guest page.
+   */
+  reserveFrames(frames: number): void {
+    const want = Math.min(this.frameCount + Math.max(0, Math.floor(frames)), this.maxFrames);
+    const from = this.frameCount;
+    this.ensureFrameCapacity(want);
+    // One write per 4 KiB page of each array (owners: 1 byte per frame, tags/slots: 4).
+    for (let i = from; i < want; i += 4096) this.owners[i] = this.owners[i] as number;
+    for (let i = from; i < want; i += 1024) {
+      this.tags[i] = this.tags[i] as number;
+      this.slots[i] = this.slots[i] as number;
+    }
+  }
+
   stats(): FramePoolStats {
     const byOwner: Record<string, number> = {};
     for (let o = 1; o < FRAME_OWNER_COUNT; o++) {

@@ -68,7 +68,11 @@ export interface FaultinVm {
 export function createFaultinVm(reserveTables = 0, pages = 0): FaultinVm {
   const pool = new FramePool();
   // A warm pool: room for the page tables made (and touched) before the clock starts.
-  if (reserveTables > 0) pool.reserve(reserveTables);
+  if (reserveTables > 0) {
+    pool.reserve(reserveTables);
+    // ...and the per-frame arrays for every frame the run allocates (the guest's pages too).
+    pool.reserveFrames(pages + reserveTables + 64);
+  }
   const vm = must(Kvm.create({ type: 'tdx', gpaw: 48, pool }), 'KVM_CREATE_VM');
   must(vm.tdxInitVm(), 'KVM_TDX_INIT_VM');
   const vcpu = must(vm.createVcpu(), 'KVM_CREATE_VCPU');
