@@ -304,9 +304,8 @@ export class FramePool {
     }
     let slot = this.slots[idx] as number;
     if (slot === 0) slot = this.materialize(idx, false);
-    // One memcpy of a frame already holding the value (kept for the last value used: a
-    // tree fills every new table with the same empty value) instead of 512 stores in a
-    // loop — the C anchor's fill loop is vectorised, a JS loop is not.
+    // One memcpy of a frame already holding the value (fillTemplate()) instead of 512 stores
+    // in a loop: the C anchor's fill loop is vectorised, a JS loop is not.
     this.store.set(this.fillTemplate(lo | 0, hi | 0), slot * FRAME_WORDS);
   }
 

@@ -434,8 +434,8 @@ export class TdxModule {
   }
 
   private runLeaf(leaf: number, version: number, r: SeamRegs): number {
-    // The cases are compared in order (the leaf numbers are imported bindings, not literals, so
-    // there is no jump table): the leaves of a running TD's fault path come first.
+    // The leaves of a running TD's fault path first: a switch over imported constants (not
+    // literals) is a chain of comparisons in V8.
     switch (leaf) {
       case L.TDH_MEM_PAGE_AUG:
         return this.memPageAugLeaf(r);
