@@ -66,5 +66,17 @@ describe('S-EPT state encoding (sept_state_lookup)', () => {
     expect(septArchLo(SEPT_FREE_LO, SEPT_FREE_HI)).toBe(0);
     expect(septArchHi(SEPT_FREE_LO, SEPT_FREE_HI)).toBe(0x80000000);
     expect(septLevelState(1, SeptState.PENDING_BLOCKED)).toBe(0x0301);
+    // A PENDING page: the entry as it is (AUG left it without permissions), HPA and SVE kept.
+    const plo = septEntryLo(SeptState.PENDING, pfn);
+    const phi = septEntryHi(SeptState.PENDING, pfn);
+    expect(septArchLo(plo, phi) & 0x7).toBe(0);
+    expect((septArchLo(plo, phi) & 0xfffff000) >>> 0).toBe(((pfn << 12) & 0xfffff000) >>> 0);
+    expect(septArchHi(plo, phi)).toBe((phi & (0x80000000 | 0xfffff)) >>> 0);
+    // A table (NL_MAPPED): SEPT_ARCH_ENTRY_NON_LEAF_MASK keeps RWX and PS only, no HPA.
+    const nlo = septEntryLo(SeptState.NL_MAPPED, pfn);
+    const nhi = septEntryHi(SeptState.NL_MAPPED, pfn);
+    expect(septArchLo(nlo, nhi)).toBe((nlo & 0x87) >>> 0);
+    expect(septArchLo(nlo, nhi) & 0xfffff000).toBe(0);
+    expect(septArchHi(nlo, nhi)).toBe(0);
   });
 });

@@ -229,19 +229,22 @@ export function stateAllowed(allowedMask: number, state: number): boolean {
 
 /**
  * The architectural view of an entry the module returns in RCX on S-EPT errors
- * (set_arch_septe_details_in_vmm_regs): FREE reads as SVE only; a leaf keeps RWX, MT, IPAT, PS,
- * HPA and SVE; a non-leaf keeps RWX, PS and HPA (plus SVE). Software bits are never exposed.
+ * (sept_manager.c set_arch_septe_details_in_vmm_regs()): FREE reads as SVE only; a leaf keeps
+ * the entry's RWX, MT, IPAT, PS, HPA and SVE (SEPT_ARCH_ENTRY_LEAF_MASK: a PENDING page shows
+ * RWX 0); a non-leaf keeps only RWX and PS (SEPT_ARCH_ENTRY_NON_LEAF_MASK: no HPA, no SVE).
+ * Software bits are never exposed.
  */
 export function septArchLo(lo: number, hi: number): number {
   const state = septStateOf(lo, hi);
   if (state === SeptState.FREE || state === SeptState.REMOVED) return 0;
   if (isLeafState(state))
     return (lo & (SEPT_RWX | SEPT_MT_MASK | SEPT_IPAT | SEPT_PS | SEPT_HPA_LO_MASK)) >>> 0;
-  return (lo & (SEPT_RWX | SEPT_PS | SEPT_HPA_LO_MASK)) >>> 0;
+  return (lo & (SEPT_RWX | SEPT_PS)) >>> 0;
 }
 export function septArchHi(lo: number, hi: number): number {
   const state = septStateOf(lo, hi);
   if (state === SeptState.FREE || state === SeptState.REMOVED) return SEPT_HI_SVE;
+  if (!isLeafState(state)) return 0;
   return (hi & (SEPT_HPA_HI_MASK | SEPT_HI_SVE)) >>> 0;
 }
 /** RDX on S-EPT errors: level (2:0) | public state (15:8) | vm (17:16, 0 = L1). */
