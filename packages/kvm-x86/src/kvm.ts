@@ -654,29 +654,25 @@ export class Kvm {
 
   // ---- memslots --------------------------------------------------------------------------
 
-  /** The memslot containing an alias-free GFN (kvm_vcpu_gfn_to_memslot()). */
   /**
-   * models kvm_host.h: ____gfn_to_memslot() — the memslots' last_used_slot first, then
-   * search_memslots(). KVM's kvm_replace_memslot() points the cache at a replacing slot; the
-   * model drops it on every memslot change (memslotsChanged()), which finds the same slots.
+   * The memslot containing an alias-free GFN (kvm_vcpu_gfn_to_memslot()). Models kvm_host.h:
+   * ____gfn_to_memslot() — the memslots' last_used_slot first, then search_memslots(). KVM's
+   * kvm_replace_memslot() points the cache at a replacing slot; the model drops it on every
+   * memslot change (memslotsChanged()), which finds the same slots.
    */
   gfnToMemslot(gfn: number): Memslot | undefined {
     const last = this.lastUsedSlot;
-    if (last !== null && this.lastUsedSlotGeneration === this.memslotsGeneration) {
-      if (last.containsGfn(gfn)) return last;
-    }
+    if (last?.containsGfn(gfn)) return last;
     for (const slot of this.memslots.values()) {
       if (slot.containsGfn(gfn)) {
         this.lastUsedSlot = slot;
-        this.lastUsedSlotGeneration = this.memslotsGeneration;
         return slot;
       }
     }
     return undefined;
   }
-  /** The slot gfnToMemslot() found last, valid while memslotsGeneration is unchanged. */
+  /** The slot gfnToMemslot() found last; memslotsChanged() forgets it. */
   private lastUsedSlot: Memslot | null = null;
-  private lastUsedSlotGeneration = -1;
 
   /** After any memslot change: a new generation, and no cached slot (not even a dead one). */
   private memslotsChanged(): void {
