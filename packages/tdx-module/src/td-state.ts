@@ -137,19 +137,19 @@ for (const leaf of [
 /** ALLOWED as a table indexed by leaf number (every SEAMCALL looks its leaf up). */
 const ALLOWED_BY_LEAF = new Uint32Array(256);
 for (const [leaf, mask] of ALLOWED) {
-  if (leaf >= 0 && leaf < ALLOWED_BY_LEAF.length) ALLOWED_BY_LEAF[leaf] = mask;
+  if (!(leaf >= 0 && leaf < ALLOWED_BY_LEAF.length)) throw new Error(`leaf ${leaf} out of table`);
+  ALLOWED_BY_LEAF[leaf] = mask;
 }
 
 /** Whether `leaf` may run in TD op state `op` (op_state_lookup). Unknown leaves: never. */
 export function opStateAllows(leaf: number, op: number): boolean {
   return ((opStateMask(leaf) >>> op) & 1) === 1;
 }
-/** Pre-resolved bitmask for a leaf (hot paths avoid the Map). */
+/** Pre-resolved bitmask for a leaf (hot paths avoid the Map); 0 for a number no leaf has. */
 export function opStateMask(leaf: number): number {
-  if ((leaf | 0) === leaf && leaf >= 0 && leaf < ALLOWED_BY_LEAF.length) {
-    return ALLOWED_BY_LEAF[leaf] as number;
-  }
-  return ALLOWED.get(leaf) ?? 0;
+  return (leaf | 0) === leaf && leaf >= 0 && leaf < ALLOWED_BY_LEAF.length
+    ? (ALLOWED_BY_LEAF[leaf] as number)
+    : 0;
 }
 
 /** Module global state (tdx_global_data_t.global_state.sys_state). */
